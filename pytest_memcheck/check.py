@@ -1,0 +1,356 @@
+"""The memorization check: compress deep activations over a k grid, measure accuracy.
+
+``check`` compresses the chosen layers together in one forward pass (paper
+eq. 4) for every k of the grid at once: the batch is replicated once per k
+*after* the uncompressed prefix of the network (the activations entering the
+first compressed layer are computed once), and every layer's factorizations for
+all classes and ranks are solved in one batched call.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import stats
+from .batches import Batches, draw
+from .compress import Compressor, default_grid, effective_rank, validate_grid
+from .errors import DataError, MemcheckError, MemcheckWarning
+from .factorize import DEFAULT_ITERATIONS, TopSVD, top_svd
+from .hooks import inspection, install, to_matrices
+from .layers import CallSite, resolve, trace, validate
+from .result import CheckResult
+
+Output = Union[None, str, int, Callable[[Any], torch.Tensor]]
+Layers = Union[None, str, Sequence[str]]
+
+
+def _model_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
+    if isinstance(model, torch.jit.ScriptModule):
+        raise MemcheckError(
+            "TorchScript models cannot be hooked, so their activations cannot be compressed; "
+            "check the eager nn.Module (build it and load its state dict)"
+        )
+    if not isinstance(model, nn.Module):
+        raise MemcheckError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    devices = {p.device for p in model.parameters()} | {b.device for b in model.buffers()}
+    if len(devices) > 1:
+        raise MemcheckError(
+            f"the model's parameters are spread over {sorted(map(str, devices))}; "
+            "memcheck needs a model on one device (call model.to(device) first)"
+        )
+    own = devices.pop() if devices else None
+    if device is None:
+        return own or torch.device("cpu")
+    wanted = torch.device(device)
+    if own is not None and (own.type != wanted.type or (wanted.index is not None and own.index != wanted.index)):
+        raise MemcheckError(
+            f"the model is on {own} but device={str(wanted)!r} was asked for; memcheck never moves "
+            f"your model: call model.to({str(wanted)!r}) first, or leave device unset to use {own}"
+        )
+    return own or wanted
+
+
+def _logits_fn(output: Output) -> Callable[[Any], torch.Tensor]:
+    def pick(out: Any) -> torch.Tensor:
+        if callable(output):
+            out = output(out)
+        elif output is not None:
+            try:
+                out = out[output]
+            except (KeyError, IndexError, TypeError) as exc:
+                raise MemcheckError(f"output={output!r} could not select the logits from {type(out).__name__}") from exc
+        if not isinstance(out, torch.Tensor):
+            kind = type(out).__name__
+            raise MemcheckError(
+                f"the model's forward returned a {kind}, not a logits tensor; tell memcheck which part holds "
+                "the logits, e.g. output=0 for a tuple, output='logits' for a dict, or output=callable"
+            )
+        if out.dim() != 2:
+            raise MemcheckError(
+                f"expected logits of shape (batch, classes), got {tuple(out.shape)}; "
+                "pass output=callable to turn the model's output into logits"
+            )
+        return out
+
+    return pick
+
+
+@dataclass
+class _Probe:
+    """One model, one device, one compression method: runs draws and sweeps."""
+
+    model: nn.Module
+    device: torch.device
+    logits: Callable[[Any], torch.Tensor]
+    compressor: Compressor
+    grid: tuple[float, ...]
+    notes: list[str] = field(default_factory=list)
+    ranks: dict[str, list[int]] = field(default_factory=dict)
+    solver_seconds: float = 0.0
+    sweep_seconds: float = 0.0
+
+    def prepare(self, batches: Batches, handles) -> tuple[list[CallSite], np.ndarray]:
+        """Trace the uncompressed forward; return its call sites and per-sample correctness."""
+        x = batches.x.to(self.device)
+        sites, out = trace(self.model, lambda: self.model(x))
+        logits = self.logits(out)
+        classes = logits.shape[1]
+        top = int(batches.y.max())
+        if top >= classes:
+            raise DataError(
+                f"label {top} is out of range for a model with {classes} outputs; labels must be 0..{classes - 1}"
+            )
+        correct = (logits.argmax(1).cpu() == batches.y.flatten()).reshape(batches.y.shape)
+        return sites, correct.numpy()
+
+    def sweep(self, batches: Batches, selected: list[CallSite], handles) -> np.ndarray:
+        """``(K, groups, n)`` correctness with ``selected`` compressed at every k of the grid."""
+        start = time.perf_counter()
+        x = batches.x.to(self.device)
+        try:
+            logits = self._forward(x, batches, selected, handles, share_prefix=True)
+        except torch.OutOfMemoryError:
+            raise
+        except RuntimeError as exc:
+            self.notes.append(f"prefix cache off (the forward pass cannot change batch size mid-way: {exc})")
+            logits = None
+        if logits is None:
+            logits = self._forward(x, batches, selected, handles, share_prefix=False)
+        K, (G, n) = len(self.grid), batches.y.shape
+        preds = logits.argmax(1).cpu().reshape(K, G, n)
+        self.sweep_seconds += time.perf_counter() - start
+        return (preds == batches.y[None]).numpy()
+
+    def _forward(self, x, batches: Batches, selected, handles, share_prefix: bool) -> torch.Tensor | None:
+        K, G = len(self.grid), batches.groups
+        first = selected[0]
+
+        def replace(site: CallSite, a: torch.Tensor) -> torch.Tensor:
+            t0 = time.perf_counter()
+            svd = None
+            if share_prefix and site is first:
+                # Identical input for every k: factor-independent work once, then replicate.
+                mats, _ = to_matrices(a, G)
+                r = max(self._ranks(site, mats.shape[1], mats.shape[2]))
+                if self.compressor.needs_svd():
+                    one = top_svd(mats, r)
+                    svd = TopSVD(*(t.repeat(K, *([1] * (t.dim() - 1))) for t in one))
+                a = a.unsqueeze(0).expand(K, *a.shape).reshape(K * a.shape[0], *a.shape[1:])
+            mats, back = to_matrices(a, K * G)
+            ranks = torch.tensor(self._ranks(site, mats.shape[1], mats.shape[2]), device=a.device)
+            out = back(self.compressor(mats, ranks.repeat_interleave(G), svd).to(a.dtype))
+            if out.is_cuda:
+                torch.cuda.synchronize(out.device)
+            self.solver_seconds += time.perf_counter() - t0
+            return out
+
+        before = len(handles)
+        install(self.model, selected, replace, handles)
+        try:
+            feed = x if share_prefix else x.repeat(K, *([1] * (x.dim() - 1)))
+            logits = self.logits(self.model(feed))
+        finally:
+            for h in handles[before:]:
+                h.remove()
+            del handles[before:]
+        if logits.shape[0] != K * x.shape[0]:
+            if share_prefix:
+                self.notes.append("prefix cache off (the model's output did not follow the replicated batch)")
+                return None
+            raise MemcheckError(f"the model returned {logits.shape[0]} outputs for {K * x.shape[0]} inputs")
+        return logits
+
+    def _ranks(self, site: CallSite, m: int, q: int) -> list[int]:
+        method = self.compressor.method
+        ranks = [effective_rank(method, k, m, q) for k in self.grid]
+        if site.label not in self.ranks:
+            self.ranks[site.label] = ranks
+            clipped = [k for k, r in zip(self.grid, ranks) if method != "random" and r < k]
+            if clipped:
+                self.notes.append(
+                    f"k={', '.join(f'{k:g}' for k in clipped)} exceed{'s' if len(clipped) == 1 else ''} "
+                    f"the rank limit min(m, q) = {min(m, q)} of layer {site.label!r} ({m} x {q}); clipped to it"
+                )
+        return ranks
+
+
+def _summarize(
+    probe: _Probe,
+    runs: list[tuple[Batches, np.ndarray, np.ndarray]],
+    labels: list[str],
+    settings: dict[str, Any],
+    started: float,
+) -> CheckResult:
+    correct = np.concatenate([c for _, c, _ in runs], axis=1)  # (K, groups, n)
+    base = np.concatenate([b for _, _, b in runs], axis=0)  # (groups, n)
+    y = np.concatenate([bt.y.numpy() for bt, _, _ in runs], axis=0)
+    curve = {float(k): float(correct[i].mean()) for i, k in enumerate(probe.grid)}
+    sample_auc = correct.mean(axis=0)
+    per_class = {int(c): float(sample_auc[y == c].mean()) for c in np.unique(y)}
+    auc = float(sample_auc.mean())
+    base_accuracy = float(base.mean())
+    ci = stats.bootstrap_ci(sample_auc, confidence=settings["confidence"], seed=settings["seed"])
+    total = time.perf_counter() - started
+    return CheckResult(
+        auc=auc,
+        auc_ci=ci,
+        score=stats.normalized_score(auc, base_accuracy),
+        saturated=stats.is_saturated(curve, base_accuracy),
+        curve=curve,
+        per_class=per_class,
+        base_accuracy=base_accuracy,
+        layers=labels,
+        method=probe.compressor.method,
+        settings=settings,
+        timings={
+            "total": total,
+            "solver": probe.solver_seconds,
+            "forward": max(probe.sweep_seconds - probe.solver_seconds, 0.0),
+        },
+        notes=list(dict.fromkeys(probe.notes)),
+        ranks={k: v for k, v in probe.ranks.items() if k in labels},
+    )
+
+
+def _setup(model, method, ks, residual, iterations, seed, device, output) -> _Probe:
+    dev = _model_device(model, device)
+    grid = validate_grid(method, tuple(default_grid(method) if ks is None else ks))
+    if iterations < 1:
+        raise MemcheckError(f"iterations must be >= 1, got {iterations}; the NNDSVDa start alone is a poor fit")
+    compressor = Compressor(method, residual=residual, iterations=iterations, seed=seed)
+    probe = _Probe(model, dev, _logits_fn(output), compressor, grid)
+    if model.training:
+        probe.notes.append("the model was in training mode; it was checked in eval mode and restored")
+    return probe
+
+
+def _settings(probe: _Probe, **kw: Any) -> dict[str, Any]:
+    return {
+        "method": probe.compressor.method,
+        "ks": list(probe.grid),
+        "residual": probe.compressor.residual,
+        "iterations": probe.compressor.iterations,
+        "device": str(probe.device),
+        "torch": torch.__version__.split("+")[0],
+        **kw,
+    }
+
+
+def check(
+    model: nn.Module,
+    data: Any,
+    *,
+    layers: Layers = None,
+    method: str = "nmf",
+    ks: Sequence[float] | None = None,
+    samples_per_class: int = 50,
+    batches: str = "single",
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    residual: bool = False,
+    classes: Sequence[int] | None = None,
+    output: Output = None,
+    iterations: int = DEFAULT_ITERATIONS,
+    repeats: int = 1,
+    confidence: float = 0.95,
+) -> CheckResult:
+    """Measure how well ``model`` survives compression of its deep activations.
+
+    Draws ``samples_per_class`` training samples of every class with ``seed``
+    (``batches="single"``: one batch per class; ``"multi"``: mixed batches of the
+    same size), replaces the activations of ``layers`` (default: the last three
+    ReLU layers) by their rank-k approximation for every k in ``ks``, all layers
+    in one forward pass, and records the accuracy. ``repeats`` > 1 draws more
+    batches (seeds ``seed``, ``seed + 1``, ...) and narrows the interval.
+
+    ``ks`` defaults to ranks (1, 2, 3, 4, 6, 8, 12, 16) for ``"nmf"``/``"pca"`` and
+    to kept fractions (0.02 ... 0.9) for ``"random"``. The model is left exactly
+    as found: hooks removed, train/eval flags restored, no gradients, no writes.
+    """
+    started = time.perf_counter()
+    if repeats < 1:
+        raise MemcheckError(f"repeats must be >= 1, got {repeats}")
+    probe = _setup(model, method, ks, residual, iterations, seed, device, output)
+    runs = []
+    labels: list[str] = []
+    with inspection(model) as handles:
+        for r in range(repeats):
+            bt = draw(data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, mode=batches)
+            sites, base = probe.prepare(bt, handles)
+            selected = resolve(model, sites, layers) if r == 0 else [s for s in sites if s.label in labels]
+            validate(selected, sites)
+            labels = [s.label for s in selected]
+            runs.append((bt, probe.sweep(bt, selected, handles), base))
+    settings = _settings(
+        probe,
+        layers=None if layers is None else ([layers] if isinstance(layers, str) else list(layers)),
+        samples_per_class=samples_per_class,
+        batches=batches,
+        seed=seed,
+        repeats=repeats,
+        confidence=confidence,
+        classes=runs[0][0].classes,
+    )
+    return _summarize(probe, runs, labels, settings, started)
+
+
+def layerwise(
+    model: nn.Module,
+    data: Any,
+    *,
+    layers: Layers = None,
+    method: str = "nmf",
+    ks: Sequence[float] | None = None,
+    samples_per_class: int = 50,
+    batches: str = "single",
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    residual: bool = False,
+    classes: Sequence[int] | None = None,
+    output: Output = None,
+    iterations: int = DEFAULT_ITERATIONS,
+    confidence: float = 0.95,
+) -> dict[str, CheckResult]:
+    """Compress each layer *alone* and return one result per layer (paper fig. 2c).
+
+    ``layers`` defaults to every ReLU call of the model, in execution order. All
+    layers are measured on the same drawn batches.
+    """
+    started = time.perf_counter()
+    probe = _setup(model, method, ks, residual, iterations, seed, device, output)
+    out: dict[str, CheckResult] = {}
+    with inspection(model) as handles:
+        bt = draw(data, samples_per_class=samples_per_class, seed=seed, classes=classes, mode=batches)
+        sites, base = probe.prepare(bt, handles)
+        if layers is None:
+            chosen = [s for s in sites if s.is_relu]
+            if not chosen:
+                resolve(model, sites, None)  # raises the explanatory error
+        else:
+            chosen = resolve(model, sites, layers)
+        validate(chosen, sites)
+        for site in chosen:
+            probe.solver_seconds = probe.sweep_seconds = 0.0
+            t0 = time.perf_counter()
+            correct = probe.sweep(bt, [site], handles)
+            settings = _settings(
+                probe,
+                layers=[site.label],
+                samples_per_class=samples_per_class,
+                batches=batches,
+                seed=seed,
+                repeats=1,
+                confidence=confidence,
+                classes=bt.classes,
+            )
+            out[site.label] = _summarize(probe, [(bt, correct, base)], [site.label], settings, t0)
+    if not out:
+        warnings.warn("layerwise found no layers to compress", MemcheckWarning, stacklevel=2)
+    return out

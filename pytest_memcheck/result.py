@@ -1,0 +1,76 @@
+"""The data object a check returns, and its JSON form."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Bumped when the meaning or layout of a stored result changes.
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class CheckResult:
+    """What a memorization check measured.
+
+    ``auc`` is the mean over classes of the mean accuracy over the k grid (in
+    [0, 1]; higher = the deep layers are closer to linear per class = the model
+    generalizes). ``score`` puts it on a scale comparable across architectures
+    (see :mod:`pytest_memcheck.stats`). ``saturated`` says the compression never
+    changed the predictions, so the check cannot see memorization on this model.
+    """
+
+    auc: float
+    auc_ci: tuple[float, float]
+    score: float
+    saturated: bool
+    curve: dict[float, float]
+    per_class: dict[int, float]
+    base_accuracy: float
+    layers: list[str]
+    method: str
+    settings: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    ranks: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def ks(self) -> list[float]:
+        return list(self.curve)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["schema"] = SCHEMA_VERSION
+        d["auc_ci"] = list(self.auc_ci)
+        d["curve"] = {_key(k): v for k, v in self.curve.items()}
+        d["per_class"] = {str(c): v for c, v in self.per_class.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "CheckResult":
+        d = dict(d)
+        d.pop("schema", None)
+        d["auc_ci"] = tuple(d["auc_ci"])
+        d["curve"] = {float(k): float(v) for k, v in d["curve"].items()}
+        d["per_class"] = {int(c): float(v) for c, v in d["per_class"].items()}
+        return cls(**d)
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **{"indent": 2, **kwargs})
+
+    @classmethod
+    def from_json(cls, text: str) -> "CheckResult":
+        return cls.from_dict(json.loads(text))
+
+    def __str__(self) -> str:
+        lo, hi = self.auc_ci
+        flag = " (saturated: the check sees nothing on this model)" if self.saturated else ""
+        return (
+            f"{self.method} AuC {self.auc:.3f} [{lo:.3f}, {hi:.3f}], score {self.score:.3f}, "
+            f"base accuracy {self.base_accuracy:.3f}, layers {', '.join(self.layers)}{flag}"
+        )
+
+
+def _key(k: float) -> str:
+    return str(int(k)) if float(k).is_integer() else repr(float(k))
