@@ -1,23 +1,113 @@
-"""pytest plugin: options and the skip of memcheck tests when ``--memcheck`` is off."""
+"""pytest plugin (entry point ``pytest11``): options, the ``memcheck`` fixture, thin hooks.
+
+All state lives in one :class:`~pytest_memcheck.session.MemcheckSession`; every
+hook only forwards to it. Nothing here imports torch, so a run without
+``--memcheck`` pays nothing for the plugin.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Iterator
+
 import pytest
+
+from .errors import MemcheckError
+from .session import OUTCOMES_KEY, SESSION_KEY, MemcheckSession
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("memcheck", "memorization checks of PyTorch classifiers")
-    group.addoption("--memcheck", action="store_true", default=False, help="run memorization checks and gates")
+    group.addoption(
+        "--memcheck", action="store_true", default=False,
+        help="run memorization checks: tests marked memcheck, the memcheck fixture, and the gates in [tool.memcheck]",
+    )
+    group.addoption(
+        "--memcheck-update", action="store_true", default=False,
+        help="record the results as the new baselines (written atomically) instead of comparing with them",
+    )
+    group.addoption("--memcheck-seed", type=int, default=None, metavar="N", help="seed of every check (default: config or 0)")
+    group.addoption("--memcheck-device", default=None, metavar="DEVICE", help="device the models must be on (default: their own)")
+    group.addoption("--memcheck-report", default=None, metavar="PATH", help="write every gate's result to a JSON file")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "memcheck: a memorization check; runs only with --memcheck")
+    config.addinivalue_line("markers", "memcheck: a memorization check; runs only with pytest --memcheck")
+    enabled = config.getoption("memcheck") or config.getoption("memcheck_update")
+    from . import config as memcheck_config
+
+    try:
+        cfg = memcheck_config.load(config.rootpath) if enabled else memcheck_config.MemcheckConfig(None, config.rootpath)
+    except MemcheckError as exc:
+        raise pytest.UsageError(f"memcheck: {exc}") from exc
+    report = config.getoption("memcheck_report")
+    seed = config.getoption("memcheck_seed")
+    config.stash[SESSION_KEY] = state = MemcheckSession(
+        enabled=enabled,
+        update=config.getoption("memcheck_update"),
+        seed=cfg.seed if seed is None else seed,
+        device=config.getoption("memcheck_device") or cfg.device,
+        report_path=Path(report) if report else None,
+        config=cfg,
+        is_worker=hasattr(config, "workerinput"),
+    )
+    # The session object receives the test reports itself (pytest_runtest_logreport).
+    config.pluginmanager.register(state, "memcheck-session")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("memcheck"):
+def _state(config: pytest.Config) -> MemcheckSession:
+    return config.stash[SESSION_KEY]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """``pytest --memcheck pyproject.toml`` collects the configured gates explicitly."""
+    state = _state(parent.config)
+    if state.enabled and state.config.path is not None and file_path == state.config.path:
+        from .items import MemcheckFile
+
+        return MemcheckFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Add the configured gates to a default run; skip memcheck tests without ``--memcheck``."""
+    state = _state(config)
+    if state.enabled:
+        explicit = config.args_source == pytest.Config.ArgsSource.ARGS
+        collected = any(type(i).__name__ == "MemcheckItem" for i in items)
+        if state.config.models and state.config.path is not None and not explicit and not collected:
+            from .items import MemcheckFile
+
+            items.extend(MemcheckFile.from_parent(session, path=state.config.path).collect())
         return
     skip = pytest.mark.skip(reason="memorization check: run with pytest --memcheck")
     for item in items:
-        if item.get_closest_marker("memcheck") is not None:
+        if item.get_closest_marker("memcheck") is not None or "memcheck" in getattr(item, "fixturenames", ()):
             item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    if call.when == "call":
+        recorded = item.stash.get(OUTCOMES_KEY, None)
+        if recorded:
+            # A plain attribute of the report travels to the pytest-xdist controller with it.
+            outcome.get_result().memcheck = recorded
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _state(session.config).finish(session)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    _state(config).terminal_summary(terminalreporter)
+
+
+@pytest.fixture
+def memcheck(request: pytest.FixtureRequest):
+    """Memorization checks and assertions with the session's seed, device and baselines."""
+    from .fixture import MemcheckFixture
+
+    return MemcheckFixture(_state(request.config), request.node)

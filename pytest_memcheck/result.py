@@ -52,8 +52,8 @@ class CheckResult:
         d = dict(d)
         d.pop("schema", None)
         d["auc_ci"] = tuple(d["auc_ci"])
-        d["curve"] = {float(k): float(v) for k, v in d["curve"].items()}
-        d["per_class"] = {int(c): float(v) for c, v in d["per_class"].items()}
+        d["curve"] = dict(sorted((float(k), float(v)) for k, v in d["curve"].items()))
+        d["per_class"] = dict(sorted((int(c), float(v)) for c, v in d["per_class"].items()))
         return cls(**d)
 
     def to_json(self, **kwargs: Any) -> str:

@@ -1,0 +1,169 @@
+"""Baselines: the stored result of an accepted model, one JSON file per model.
+
+Written atomically (temporary file in the same folder, fsync, ``os.replace``)
+under an exclusive lock, so that an interrupted run or concurrent pytest-xdist
+workers leave either the old file or the new one, never a mix. A baseline is
+only compared with a result of the same architecture and settings; anything
+else is reported, not compared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import BaselineError
+from .result import SCHEMA_VERSION, CheckResult
+
+#: Settings that change what the AuC measures; a baseline must match them all.
+COMPARED_SETTINGS = ("method", "ks", "residual", "iterations", "samples_per_class", "batches", "classes")
+
+
+def fingerprint(model: Any) -> str:
+    """A short hash of the architecture: module names, types and parameter shapes (not values)."""
+    parts = [
+        f"{name}:{type(module).__name__}:" + ",".join(f"{p}{tuple(t.shape)}" for p, t in module.named_parameters(recurse=False))
+        for name, module in model.named_modules()
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Baseline:
+    name: str
+    fingerprint: str
+    result: CheckResult
+    created: str
+    tool_version: str
+
+    def mismatch(self, result: CheckResult, fingerprint: str) -> str | None:
+        """Why ``result`` cannot be compared with this baseline, or None if it can."""
+        if fingerprint != self.fingerprint:
+            return (
+                f"the baseline was recorded for another architecture (fingerprint {self.fingerprint}, "
+                f"this model has {fingerprint})"
+            )
+        diffs = [
+            f"{key}: baseline {self.result.settings.get(key)!r}, now {result.settings.get(key)!r}"
+            for key in COMPARED_SETTINGS
+            if self.result.settings.get(key) != result.settings.get(key)
+        ]
+        if self.result.layers != result.layers:
+            diffs.append(f"layers: baseline {self.result.layers}, now {result.layers}")
+        if diffs:
+            return "the baseline was recorded with other settings (" + "; ".join(diffs) + ")"
+        return None
+
+
+def _safe_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")
+    if not cleaned:
+        raise BaselineError(f"cannot make a file name from baseline name {name!r}")
+    return cleaned
+
+
+class BaselineStore:
+    """A folder of ``<name>.json`` baselines."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def path(self, name: str) -> Path:
+        return self.directory / f"{_safe_name(name)}.json"
+
+    def load(self, name: str) -> Baseline | None:
+        """The stored baseline, None if there is none; a clear error if the file is unusable."""
+        path = self.path(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise BaselineError(f"cannot read baseline {path}: {exc}") from exc
+        fix = "restore it from version control, or delete it and run pytest --memcheck --memcheck-update"
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BaselineError(f"baseline {path} is corrupt or truncated ({exc.msg} at line {exc.lineno}); {fix}") from exc
+        if not isinstance(data, dict) or data.get("format") != "pytest-memcheck-baseline":
+            raise BaselineError(f"{path} is not a pytest-memcheck baseline; {fix}")
+        schema = data.get("schema")
+        if schema != SCHEMA_VERSION:
+            raise BaselineError(
+                f"baseline {path} has schema {schema} from pytest-memcheck {data.get('tool_version')}, this version "
+                f"reads schema {SCHEMA_VERSION}; re-record it with pytest --memcheck --memcheck-update"
+            )
+        try:
+            return Baseline(
+                name=data["name"],
+                fingerprint=data["fingerprint"],
+                result=CheckResult.from_dict(data["result"]),
+                created=data["created"],
+                tool_version=data["tool_version"],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BaselineError(f"baseline {path} is missing or has malformed fields ({exc!r}); {fix}") from exc
+
+    def save(self, name: str, result: CheckResult, fingerprint: str) -> Path:
+        """Write (or replace) a baseline atomically; the old file survives any failure."""
+        from . import __version__
+
+        path = self.path(name)
+        payload = {
+            "format": "pytest-memcheck-baseline",
+            "schema": SCHEMA_VERSION,
+            "tool_version": __version__,
+            "name": name,
+            "fingerprint": fingerprint,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "result": result.to_dict(),
+        }
+        text = json.dumps(payload, indent=2) + "\n"
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with _locked(self.directory / ".memcheck.lock"):
+                atomic_write(path, text)
+        except OSError as exc:
+            raise BaselineError(
+                f"could not write baseline {path}: {exc.strerror or exc}; the previous baseline, if any, is unchanged"
+            ) from exc
+        return path
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new content, never a part."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    """An exclusive advisory lock between processes (a no-op where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(lock_path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
