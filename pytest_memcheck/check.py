@@ -9,6 +9,7 @@ all classes and ranks are solved in one batched call.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -198,6 +199,7 @@ def _summarize(
     base_accuracy = float(base.mean())
     ci = stats.bootstrap_ci(sample_auc, confidence=settings["confidence"], seed=settings["seed"])
     total = time.perf_counter() - started
+    settings = {**settings, "draw": _draw_fingerprint([bt for bt, _, _ in runs])}
     return CheckResult(
         auc=auc,
         auc_ci=ci,
@@ -216,7 +218,17 @@ def _summarize(
         },
         notes=list(dict.fromkeys(probe.notes)),
         ranks={k: v for k, v in probe.ranks.items() if k in labels},
+        samples=np.round(sample_auc, 6).tolist(),
     )
+
+
+def _draw_fingerprint(draws: list[Batches]) -> str:
+    """Identifies the drawn samples, so that two results on the same draw can be compared pairwise."""
+    h = hashlib.sha256()
+    for bt in draws:
+        h.update(bt.x.detach().cpu().contiguous().numpy().tobytes())
+        h.update(bt.y.numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def _setup(model, method, ks, residual, iterations, seed, device, output) -> _Probe:

@@ -1,10 +1,11 @@
 """The gate's decision: pass, fail or inconclusive, with reasons and margins.
 
-Pure logic on a :class:`~pytest_memcheck.result.CheckResult`: no pytest, no files.
-A threshold is crossed only when the whole confidence interval of the AuC is on
-one side of it; an interval that straddles it is *inconclusive*, so that the
-gate does not flip between runs on noise. A saturated check is inconclusive
-too: compression never hurt the model, so the check cannot tell anything.
+Pure logic on :class:`~pytest_memcheck.result.CheckResult` objects: no pytest,
+no files. A threshold is crossed only when the whole confidence interval is on
+one side of it; an interval that straddles it is *inconclusive*, so the gate
+does not flip between runs on noise. Against a baseline measured on the same
+samples the comparison is paired, so an unchanged model is never inconclusive.
+A saturated check is inconclusive too: compression never hurt the model.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .result import CheckResult
+from .stats import difference_ci
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+_SEVERITY = {PASS: 0, INCONCLUSIVE: 1, FAIL: 2}
 
 
 @dataclass(frozen=True)
@@ -48,39 +53,58 @@ class Verdict:
         return asdict(self)
 
 
-def _against(result: CheckResult, limit: float, what: str) -> tuple[str, str, float]:
+def _side(value: float, ci: tuple[float, float], limit: float) -> str:
+    if ci[0] >= limit:
+        return PASS
+    if ci[1] < limit:
+        return FAIL
+    return INCONCLUSIVE
+
+
+_NARROW = "; more samples_per_class or repeats narrow the interval"
+
+
+def _floor(result: CheckResult, min_auc: float) -> tuple[str, str, float, float]:
     lo, hi = result.auc_ci
-    margin = result.auc - limit
-    ci = f"AuC {result.auc:.3f} (95% CI {lo:.3f}-{hi:.3f})"
-    if lo >= limit:
-        return PASS, f"{ci} is above {what} {limit:.3f} by {margin:+.3f}", margin
-    if hi < limit:
-        return FAIL, f"{ci} is below {what} {limit:.3f} by {margin:+.3f}", margin
-    return (
-        INCONCLUSIVE,
-        f"{ci} straddles {what} {limit:.3f} (margin {margin:+.3f}); more samples_per_class "
-        "or repeats narrow the interval",
-        margin,
+    status = _side(result.auc, result.auc_ci, min_auc)
+    margin = result.auc - min_auc
+    where = {PASS: "is above", FAIL: "is below", INCONCLUSIVE: "straddles"}[status]
+    reason = f"AuC {result.auc:.3f} (95% CI {lo:.3f}-{hi:.3f}) {where} the floor min_auc {min_auc:.3f} by {margin:+.3f}"
+    return status, reason + (_NARROW if status == INCONCLUSIVE else ""), margin, min_auc
+
+
+def _regression(result: CheckResult, baseline: CheckResult, max_drop: float) -> tuple[str, str, float, float]:
+    paired = bool(result.samples) and result.settings.get("draw") == baseline.settings.get("draw")
+    delta, ci = difference_ci(
+        np.asarray(result.samples, dtype=float) if result.samples else np.array([result.auc]),
+        np.asarray(baseline.samples, dtype=float) if baseline.samples else np.array([baseline.auc]),
+        paired=paired,
+        candidate_ci=result.auc_ci,
+        baseline_ci=baseline.auc_ci,
+        confidence=result.settings.get("confidence", 0.95),
+        seed=result.settings.get("seed", 0),
     )
+    status = _side(delta, ci, -max_drop)
+    where = {PASS: "within", FAIL: "beyond", INCONCLUSIVE: "straddling"}[status]
+    how = "paired on the same samples" if paired else "independent draws"
+    reason = (
+        f"AuC {result.auc:.3f} vs the baseline's {baseline.auc:.3f}: change {delta:+.3f} (95% CI {ci[0]:+.3f} to "
+        f"{ci[1]:+.3f}, {how}) is {where} max_drop {max_drop:.3f}"
+    )
+    return status, reason + (_NARROW if status == INCONCLUSIVE else ""), delta + max_drop, baseline.auc - max_drop
 
 
 def decide(result: CheckResult, thresholds: Thresholds, baseline: CheckResult | None = None) -> Verdict:
     """Combine the floor and the regression limit; the worst outcome wins (fail > inconclusive > pass)."""
-    checks: list[tuple[str, str, float, float]] = []
+    checks = []
     if thresholds.min_auc is not None:
-        status, reason, margin = _against(result, thresholds.min_auc, "the floor min_auc")
-        checks.append((status, reason, margin, thresholds.min_auc))
+        checks.append(_floor(result, thresholds.min_auc))
     if thresholds.max_drop is not None and baseline is not None:
-        limit = baseline.auc - thresholds.max_drop
-        status, reason, margin = _against(
-            result, limit, f"the baseline's {baseline.auc:.3f} minus max_drop {thresholds.max_drop:.3f} ="
-        )
-        checks.append((status, reason, margin, limit))
+        checks.append(_regression(result, baseline, thresholds.max_drop))
     if not checks:
         return Verdict(INCONCLUSIVE, ["no threshold applies: set min_auc, or max_drop with a recorded baseline"])
 
-    rank = {PASS: 0, INCONCLUSIVE: 1, FAIL: 2}
-    status = max((c[0] for c in checks), key=rank.__getitem__)
+    status = max((c[0] for c in checks), key=_SEVERITY.__getitem__)
     reasons = [c[1] for c in checks]
     nearest = min(checks, key=lambda c: c[2])
     if result.saturated and status != FAIL:

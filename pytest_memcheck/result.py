@@ -34,6 +34,9 @@ class CheckResult:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     ranks: dict[str, list[int]] = field(default_factory=dict)
+    #: Each sample's accuracy averaged over the k grid, ``[group][sample]``: what the
+    #: interval is bootstrapped from, and what a baseline comparison pairs up.
+    samples: list[list[float]] = field(default_factory=list)
 
     @property
     def ks(self) -> list[float]:

@@ -43,3 +43,27 @@ def normalized_score(auc: float, base_accuracy: float) -> float:
     other than non-linearity; dividing by the base accuracy removes that part.
     """
     return auc / base_accuracy if base_accuracy > 0 else 0.0
+
+
+def difference_ci(
+    candidate: np.ndarray,
+    baseline: np.ndarray,
+    *,
+    paired: bool,
+    candidate_ci: tuple[float, float],
+    baseline_ci: tuple[float, float],
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, tuple[float, float]]:
+    """Change of the AuC from a baseline, with its interval.
+
+    On the same drawn samples (``paired``) the per-sample differences are
+    bootstrapped: an unchanged model gives exactly zero, and the interval only
+    reflects how the change varies over classes and samples. Otherwise the two
+    results are independent and their intervals combine in quadrature.
+    """
+    delta = float(candidate.mean() - baseline.mean())
+    if paired and candidate.shape == baseline.shape and candidate.size:
+        return delta, bootstrap_ci(candidate - baseline, confidence=confidence, seed=seed)
+    half = float(np.hypot((candidate_ci[1] - candidate_ci[0]) / 2, (baseline_ci[1] - baseline_ci[0]) / 2))
+    return delta, (delta - half, delta + half)

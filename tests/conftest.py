@@ -46,3 +46,58 @@ def tiny_data() -> tuple[torch.Tensor, torch.Tensor]:
     """Random inputs for untrained models: 4 classes x 12 samples of 1x8x8."""
     g = torch.Generator().manual_seed(0)
     return torch.rand(48, 1, 8, 8, generator=g), torch.arange(48) % 4
+
+
+@pytest.fixture(scope="session")
+def saved_weights(tmp_path_factory, clean_cnn, memorizing_cnn):
+    """State dicts of the two session models, saved once for pytester projects."""
+    folder = tmp_path_factory.mktemp("weights")
+    for name, (model, _) in (("clean", clean_cnn), ("memorizing", memorizing_cnn)):
+        torch.save(model.state_dict(), folder / f"{name}.pt")
+    return folder
+
+
+GATED_DATA = '''
+from pytest_memcheck import zoo
+
+def clean():
+    return zoo.digits(0.0, seed=0).train
+
+def memorizing():
+    return zoo.digits(1.0, seed=0).train
+'''
+
+#: Small, fast check settings for plugin tests (clean AuC ~0.64, memorizing ~0.13).
+FAST = 'samples_per_class = 20\nks = [1, 2, 4, 8]\n'
+
+
+class GatedProject:
+    """A pytester project with the session's models and data, configured per test."""
+
+    def __init__(self, pytester: pytest.Pytester, weights) -> None:
+        self.pytester = pytester
+        self.path = pytester.path
+        import shutil
+
+        for f in weights.iterdir():
+            shutil.copy(f, pytester.path / f.name)
+        pytester.makepyfile(mydata=GATED_DATA)
+
+    def model_table(self, name: str, weights: str | None = None, data: str | None = None, extra: str = "min_auc = 0.4\n") -> str:
+        """A model table; ``weights`` ("clean"/"memorizing") defaults to ``name``, ``data`` to ``weights``."""
+        weights = weights or name
+        return (
+            f'[tool.memcheck.models.{name}]\nmodel = "{weights}.pt"\n'
+            f'architecture = "pytest_memcheck.zoo:digits_cnn"\ndata = "mydata:{data or weights}"\n{FAST}{extra}\n'
+        )
+
+    def configure(self, *tables: str, top: str = "") -> None:
+        self.pytester.makefile(".toml", pyproject=f"[tool.memcheck]\n{top}\n" + "\n".join(tables))
+
+    def run(self, *args: str) -> pytest.RunResult:
+        return self.pytester.runpytest("-p", "no:cacheprovider", *args)
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, saved_weights) -> GatedProject:
+    return GatedProject(pytester, saved_weights)

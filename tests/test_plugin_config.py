@@ -1,0 +1,69 @@
+"""Config-only gates: [tool.memcheck] models become test items; bad config is a usage error."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_each_configured_model_is_one_item(project):
+    project.configure(project.model_table("clean"), project.model_table("memorizing"))
+    result = project.run("--memcheck", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["pyproject.toml::memcheck[clean]", "pyproject.toml::memcheck[memorizing]"])
+
+
+def test_gates_pass_the_clean_model_and_fail_the_memorizing_one(project):
+    project.configure(project.model_table("clean"), project.model_table("memorizing"))
+    result = project.run("--memcheck")
+    result.assert_outcomes(passed=1, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*'memorizing' looks memorizing (fail)*", "*below the floor min_auc 0.400*", "*per-class AuC*"])
+    # the summary table names both
+    result.stdout.fnmatch_lines(["*memcheck: memorization gates*", "*clean*PASS*", "*memorizing*FAIL*"])
+
+
+def test_no_gates_without_the_flag(project):
+    project.configure(project.model_table("clean"))
+    project.pytester.makepyfile("def test_plain():\n    pass\n")
+    result = project.run()
+    result.assert_outcomes(passed=1)
+
+
+def test_explicit_pyproject_argument_collects_gates(project):
+    project.configure(project.model_table("clean"))
+    project.pytester.makepyfile(test_other="def test_plain():\n    pass\n")
+    only_tests = project.run("--memcheck", "test_other.py")
+    only_tests.assert_outcomes(passed=1)
+    gates = project.run("--memcheck", "pyproject.toml")
+    gates.assert_outcomes(passed=1)
+
+
+def test_keyword_selection_applies_to_gates(project):
+    project.configure(project.model_table("clean"), project.model_table("memorizing"))
+    result = project.run("--memcheck", "-k", "clean")
+    result.assert_outcomes(passed=1, deselected=1)
+
+
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ('[tool.memcheck]\nbaseline_dri = "x"\n', "memcheck:*unknown key 'baseline_dri'"),
+        ('[tool.memcheck.models.m]\nmodel = "a:b"\n', "memcheck:*needs 'data'"),
+        ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\n', "memcheck:*sets no threshold"),
+        ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 2\n', "memcheck:*between 0 and 1"),
+        ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = "high"\n', "memcheck:*must be a float"),
+        ("[tool.memcheck\n", "pyproject.toml: Expected*"),
+    ],
+)
+def test_bad_configuration_is_a_usage_error(pytester: pytest.Pytester, toml, message):
+    pytester.makefile(".toml", pyproject=toml)
+    result = pytester.runpytest("--memcheck")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{message}*"])
+
+
+def test_a_model_factory_that_raises_fails_its_gate_with_the_cause(project):
+    project.pytester.makepyfile(broken="def load():\n    raise RuntimeError('weights server down')\n")
+    project.configure('[tool.memcheck.models.b]\nmodel = "broken:load"\ndata = "mydata:clean"\nmin_auc = 0.4\n')
+    result = project.run("--memcheck")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*'broken:load' raised RuntimeError: weights server down*"])
