@@ -30,6 +30,7 @@ def gated(
 
 def require(outcome: Outcome, allow_inconclusive: bool = False) -> CheckResult:
     """Raise ``AssertionError`` with the full explanation unless the gate passed."""
+    __tracebackhide__ = True  # the user's test line is the interesting frame
     if outcome.status == PASS or (allow_inconclusive and outcome.status == INCONCLUSIVE):
         return outcome.result
     raise AssertionError(outcome.explain())
@@ -50,6 +51,7 @@ def assert_not_memorizing(
     fails too unless ``allow_inconclusive``. ``check_kwargs`` go to :func:`check`.
     Returns the result for further assertions.
     """
+    __tracebackhide__ = True
     outcome = gated(model, data, name=name or type(model).__name__, thresholds=Thresholds(min_auc=min_auc), **check_kwargs)
     return require(outcome, allow_inconclusive)
 
@@ -71,6 +73,7 @@ def assert_no_regression(
     result in hand. With a file, ``update=True`` records the result there instead
     (atomically); a missing file fails with the hint to do so.
     """
+    __tracebackhide__ = True
     thresholds = Thresholds(min_auc=min_auc, max_drop=max_drop)
     if isinstance(baseline, CheckResult):
         result = check(model, data, **check_kwargs)

@@ -39,6 +39,7 @@ class MemcheckFixture:
         self, model: Any, data: Any, *, min_auc: float, name: str | None = None, allow_inconclusive: bool = False, **kwargs: Any
     ):
         """Fail unless the AuC is above ``min_auc`` with confidence; returns the result."""
+        __tracebackhide__ = True
         from .assertions import gated, require
         from .gate import Thresholds
 
@@ -58,6 +59,7 @@ class MemcheckFixture:
         **kwargs: Any,
     ):
         """Compare with the stored baseline ``<baseline_dir>/<name>.json`` (written by ``--memcheck-update``)."""
+        __tracebackhide__ = True
         from .assertions import gated, require
         from .gate import Thresholds
 

@@ -57,7 +57,7 @@ def terminal_table(outcomes: Sequence[dict[str, Any]], width: int, color: bool) 
         ("model", "left"), ("verdict", "left"), ("AuC (95% CI)", "right"), ("threshold", "left"),
         ("margin", "right"), ("method", "left"), ("time", "right"),
     ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
     style = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
     for o in outcomes:
         r = o["result"]

@@ -1,0 +1,78 @@
+"""The memcheck fixture in users' own tests, with --memcheck-seed and --memcheck-device."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+USER_TESTS = """
+import json
+import pytest
+import torch
+from pytest_memcheck import zoo
+import mydata
+
+def load(name):
+    model = zoo.digits_cnn()
+    model.load_state_dict(torch.load(f"{name}.pt", weights_only=True))
+    return model.eval()
+
+FAST = dict(samples_per_class=20, ks=(1, 2, 4, 8))
+
+def test_seed_comes_from_the_command_line(memcheck, request):
+    result = memcheck.check(load("clean"), mydata.clean(), **FAST)
+    assert result.settings["seed"] == (request.config.getoption("memcheck_seed") or 0)
+    print("SEED", result.settings["seed"])
+
+def test_clean_is_not_memorizing(memcheck):
+    memcheck.assert_not_memorizing(load("clean"), mydata.clean(), min_auc=0.4, **FAST)
+
+def test_memorizing_is_caught(memcheck):
+    memcheck.assert_not_memorizing(load("memorizing"), mydata.memorizing(), min_auc=0.4, **FAST)
+
+def test_no_regression(memcheck):
+    memcheck.assert_no_regression(load("clean"), mydata.clean(), max_drop=0.1, **FAST)
+"""
+
+
+@pytest.fixture
+def user_project(project):
+    project.configure()
+    project.pytester.makepyfile(test_user=USER_TESTS)
+    return project
+
+
+def test_assertions_report_failures_with_scores_and_hints(user_project):
+    result = user_project.run("--memcheck", "-k", "not regression")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AssertionError: memcheck: 'test_user.test_memorizing_is_caught' looks memorizing (fail)*",
+            "*below the floor min_auc 0.400*",
+            "*per-class AuC: 0: *",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*test_user.te*PASS*"])
+
+
+def test_no_regression_lifecycle_through_the_fixture(user_project):
+    baseline = user_project.path / "tests" / "memcheck" / "test_user.test_no_regression.json"
+    first = user_project.run("--memcheck", "-k", "regression")
+    first.assert_outcomes(failed=1)
+    first.stdout.fnmatch_lines(["*no baseline recorded yet*--memcheck-update*"])
+    user_project.run("--memcheck", "--memcheck-update", "-k", "regression").assert_outcomes(passed=1)
+    assert json.loads(baseline.read_text())["name"] == "test_user.test_no_regression"
+    user_project.run("--memcheck", "-k", "regression").assert_outcomes(passed=1)
+
+
+def test_memcheck_seed_option(user_project):
+    result = user_project.run("--memcheck", "--memcheck-seed=7", "-s", "-k", "seed")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*SEED 7"])
+
+
+def test_memcheck_device_that_the_model_is_not_on_is_a_clear_error(user_project):
+    result = user_project.run("--memcheck", "--memcheck-device=meta", "-k", "clean_is")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the model is on cpu but device='meta' was asked for*model.to('meta')*"])
