@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .baseline import BaselineStore
+from .baseline import BaselineStore, settings_mismatch
 from .check import check
-from .gate import INCONCLUSIVE, PASS, Thresholds, decide
-from .outcome import Outcome, evaluate
+from .errors import MemcheckError
+from .gate import FAIL, INCONCLUSIVE, PASS, Thresholds, Verdict, decide
+from .outcome import UPDATE_HINT, Outcome, evaluate
 from .result import CheckResult
 
 
@@ -21,11 +22,12 @@ def gated(
     thresholds: Thresholds,
     store: BaselineStore | None = None,
     update: bool = False,
+    update_hint: str = UPDATE_HINT,
     **check_kwargs: Any,
 ) -> Outcome:
     """Run the check and decide on it (recording a baseline with ``update``)."""
     result = check(model, data, **check_kwargs)
-    return evaluate(name, model, result, thresholds, store, update=update)
+    return evaluate(name, model, result, thresholds, store, update=update, update_hint=update_hint)
 
 
 def require(outcome: Outcome, allow_inconclusive: bool = False) -> CheckResult:
@@ -76,12 +78,33 @@ def assert_no_regression(
     __tracebackhide__ = True
     thresholds = Thresholds(min_auc=min_auc, max_drop=max_drop)
     if isinstance(baseline, CheckResult):
+        if update:
+            raise MemcheckError("update=True records a baseline file: pass its path (tests/memcheck/model.json), not a result")
         result = check(model, data, **check_kwargs)
-        verdict = decide(result, thresholds, baseline)
-        outcome = Outcome("model", result, verdict, thresholds, "compared", None, baseline.auc)
+        problem = settings_mismatch(baseline, result)
+        if problem is not None:  # another grid, method or sample size measures another AuC
+            verdict = Verdict(FAIL, [f"{problem}, so it is not compared; check both with the same settings"])
+            outcome = Outcome("model", result, verdict, thresholds, "mismatch", None, baseline.auc)
+        else:
+            verdict = decide(result, thresholds, baseline)
+            outcome = Outcome("model", result, verdict, thresholds, "compared", None, baseline.auc)
+        outcome.update_hint = ""  # a result in hand is not recorded anywhere
     else:
         path = Path(baseline)
+        store = BaselineStore(path.parent)
+        if path.suffix != ".json" or store.path(path.stem) != path:
+            raise MemcheckError(
+                f"baseline file {str(path)!r} must be named <name>.json with letters, digits, '.', '_' or '-' "
+                f"in <name>, e.g. {str(store.path(path.stem))!r}"
+            )
         outcome = gated(
-            model, data, name=path.stem, thresholds=thresholds, store=BaselineStore(path.parent), update=update, **check_kwargs
+            model,
+            data,
+            name=path.stem,
+            thresholds=thresholds,
+            store=store,
+            update=update,
+            update_hint=f"assert_no_regression(..., {str(path)!r}, update=True) once, then without update",
+            **check_kwargs,
         )
     return require(outcome, allow_inconclusive)

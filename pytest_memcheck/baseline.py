@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import glob
 import hashlib
 import json
 import os
@@ -51,16 +52,28 @@ class Baseline:
                 f"the baseline was recorded for another architecture (fingerprint {self.fingerprint}, "
                 f"this model has {fingerprint})"
             )
-        diffs = [
-            f"{key}: baseline {self.result.settings.get(key)!r}, now {result.settings.get(key)!r}"
-            for key in COMPARED_SETTINGS
-            if self.result.settings.get(key) != result.settings.get(key)
-        ]
-        if self.result.layers != result.layers:
-            diffs.append(f"layers: baseline {self.result.layers}, now {result.layers}")
-        if diffs:
-            return "the baseline was recorded with other settings (" + "; ".join(diffs) + ")"
-        return None
+        return settings_mismatch(self.result, result)
+
+
+def settings_mismatch(baseline: CheckResult, result: CheckResult) -> str | None:
+    """Why ``result`` was measured differently from ``baseline`` (seed and device aside), or None."""
+    diffs = [
+        f"{key}: baseline {baseline.settings.get(key)!r}, now {result.settings.get(key)!r}"
+        for key in COMPARED_SETTINGS
+        if _plain(baseline.settings.get(key)) != _plain(result.settings.get(key))
+    ]
+    if list(baseline.layers) != list(result.layers):
+        diffs.append(f"layers: baseline {baseline.layers}, now {result.layers}")
+    if diffs:
+        return "the baseline was recorded with other settings (" + "; ".join(diffs) + ")"
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists), so that a round trip is no mismatch."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _safe_name(name: str) -> str:
@@ -68,6 +81,9 @@ def _safe_name(name: str) -> str:
     if not cleaned:
         raise BaselineError(f"cannot make a file name from baseline name {name!r}")
     return cleaned
+
+
+_FIX = "restore it from version control, or delete it and run pytest --memcheck --memcheck-update"
 
 
 class BaselineStore:
@@ -88,7 +104,9 @@ class BaselineStore:
             return None
         except OSError as exc:
             raise BaselineError(f"cannot read baseline {path}: {exc}") from exc
-        fix = "restore it from version control, or delete it and run pytest --memcheck --memcheck-update"
+        except UnicodeDecodeError as exc:
+            raise BaselineError(f"baseline {path} is corrupt (not UTF-8 text: {exc.reason}); {_FIX}") from exc
+        fix = _FIX
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -109,7 +127,7 @@ class BaselineStore:
                 created=data["created"],
                 tool_version=data["tool_version"],
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BaselineError(f"baseline {path} is missing or has malformed fields ({exc!r}); {fix}") from exc
 
     def save(self, name: str, result: CheckResult, fingerprint: str) -> Path:
@@ -130,6 +148,10 @@ class BaselineStore:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             with _locked(self.directory / ".memcheck.lock"):
+                # every writer holds the lock while it writes: a temporary file seen now was left by a killed one
+                for stale in self.directory.glob(f".{glob.escape(path.name)}.*.tmp") if _CAN_LOCK else ():
+                    with contextlib.suppress(OSError):
+                        stale.unlink()
                 atomic_write(path, text)
         except OSError as exc:
             raise BaselineError(
@@ -145,12 +167,33 @@ def atomic_write(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
+            # mkstemp makes the file 0600; the result is a file kept in the repository and read by others
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), _mode(path))
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _mode(path: Path) -> int:
+    """The permissions the file keeps (if it exists) or gets (``0o666`` less the umask)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+try:
+    import fcntl as _fcntl  # noqa: F401
+except ImportError:  # pragma: no cover - Windows
+    _CAN_LOCK = False
+else:
+    _CAN_LOCK = True
 
 
 @contextlib.contextmanager

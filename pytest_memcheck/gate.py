@@ -32,6 +32,8 @@ class Thresholds:
     def __post_init__(self) -> None:
         for name in ("min_auc", "max_drop"):
             value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
             if value is not None and not 0 <= value <= 1:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
 
@@ -64,20 +66,32 @@ def _side(value: float, ci: tuple[float, float], limit: float) -> str:
 _NARROW = "; more samples_per_class or repeats narrow the interval"
 
 
+def _level(result: CheckResult) -> str:
+    """The confidence level the interval was computed at, as the reasons word it ("95% CI")."""
+    return f"{100 * float(result.settings.get('confidence', 0.95)):g}% CI"
+
+
 def _floor(result: CheckResult, min_auc: float) -> tuple[str, str, float, float]:
     lo, hi = result.auc_ci
     status = _side(result.auc, result.auc_ci, min_auc)
     margin = result.auc - min_auc
     where = {PASS: "is above", FAIL: "is below", INCONCLUSIVE: "straddles"}[status]
-    reason = f"AuC {result.auc:.3f} (95% CI {lo:.3f}-{hi:.3f}) {where} the floor min_auc {min_auc:.3f} by {margin:+.3f}"
+    reason = f"AuC {result.auc:.3f} ({_level(result)} {lo:.3f}-{hi:.3f}) {where} the floor min_auc {min_auc:.3f} by {margin:+.3f}"
     return status, reason + (_NARROW if status == INCONCLUSIVE else ""), margin, min_auc
 
 
 def _regression(result: CheckResult, baseline: CheckResult, max_drop: float) -> tuple[str, str, float, float]:
-    paired = bool(result.samples) and result.settings.get("draw") == baseline.settings.get("draw")
+    candidate = np.asarray(result.samples, dtype=float) if result.samples else np.array([result.auc])
+    recorded = np.asarray(baseline.samples, dtype=float) if baseline.samples else np.array([baseline.auc])
+    # paired only when both hold per-sample scores of the same draw (an older baseline may have none)
+    paired = (
+        bool(result.samples and baseline.samples)
+        and candidate.shape == recorded.shape
+        and result.settings.get("draw") == baseline.settings.get("draw")
+    )
     delta, ci = difference_ci(
-        np.asarray(result.samples, dtype=float) if result.samples else np.array([result.auc]),
-        np.asarray(baseline.samples, dtype=float) if baseline.samples else np.array([baseline.auc]),
+        candidate,
+        recorded,
         paired=paired,
         candidate_ci=result.auc_ci,
         baseline_ci=baseline.auc_ci,
@@ -88,7 +102,7 @@ def _regression(result: CheckResult, baseline: CheckResult, max_drop: float) -> 
     where = {PASS: "within", FAIL: "beyond", INCONCLUSIVE: "straddling"}[status]
     how = "paired on the same samples" if paired else "independent draws"
     reason = (
-        f"AuC {result.auc:.3f} vs the baseline's {baseline.auc:.3f}: change {delta:+.3f} (95% CI {ci[0]:+.3f} to "
+        f"AuC {result.auc:.3f} vs the baseline's {baseline.auc:.3f}: change {delta:+.3f} ({_level(result)} {ci[0]:+.3f} to "
         f"{ci[1]:+.3f}, {how}) is {where} max_drop {max_drop:.3f}"
     )
     return status, reason + (_NARROW if status == INCONCLUSIVE else ""), delta + max_drop, baseline.auc - max_drop

@@ -11,6 +11,7 @@ the forward hooks the check needs.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -31,6 +32,8 @@ def resolve_object(spec: str, rootdir: Path) -> Any:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise MemcheckError(f"cannot import {module_name!r} for {spec!r}: {exc}") from exc
+    except Exception as exc:  # the module itself fails: SyntaxError, an error at import time, ...
+        raise MemcheckError(f"importing {module_name!r} for {spec!r} raised {type(exc).__name__}: {exc}") from exc
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
@@ -53,8 +56,22 @@ def _call(obj: Any, spec: str) -> Any:
 def _is_torchscript(path: Path) -> bool:
     if not zipfile.is_zipfile(path):
         return False
-    with zipfile.ZipFile(path) as zf:
-        return any(n.split("/", 1)[-1].startswith(("code/", "constants.pkl")) for n in zf.namelist())
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return any(n.split("/", 1)[-1].startswith(("code/", "constants.pkl")) for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError):  # damaged: torch.load reports it
+        return False
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+#: Keys under which checkpoints commonly keep the model's weights.
+CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
+
+
+def _first_lines(exc: BaseException, n: int = 1) -> str:
+    lines = [line.strip() for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
+    return "; ".join(lines[:n]) + (f" (and {len(lines) - n} more)" if len(lines) > n else "")
 
 
 def load_model(spec: str, rootdir: Path, *, architecture: str | None = None, trust_pickle: bool = False) -> Any:
@@ -86,16 +103,24 @@ def _load_file(path: Path, rootdir: Path, architecture: str | None, trust_pickle
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for the same problem
-        hint = (
-            " It holds more than weights: if you trust the file, set trust_pickle = true (this runs code from it)."
-            if not trust_pickle and "weights_only" in str(exc)
-            else ""
-        )
-        raise MemcheckError(f"cannot load {path}: {str(exc).splitlines()[0]}.{hint}") from exc
+        if not trust_pickle and "weights_only" in str(exc).lower().replace(" ", "_"):
+            raise MemcheckError(
+                f"cannot load {path} as weights (torch.load(weights_only=True)): it holds more than tensors, "
+                "e.g. a whole pickled nn.Module. Save model.state_dict() instead and set architecture = "
+                "'package.module:build_model'; or, only if you trust the file, set trust_pickle = true "
+                "(unpickling it runs code from it)"
+            ) from exc
+        raise MemcheckError(
+            f"cannot load {path} ({type(exc).__name__}: {_first_lines(exc) or 'no details'}); it should be a state dict "
+            "or checkpoint written by torch.save: is it damaged, truncated or another kind of file?"
+        ) from exc
     if isinstance(obj, torch.nn.Module):
         return obj
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
+    if isinstance(obj, dict):
+        for key in CHECKPOINT_KEYS:
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
     if not isinstance(obj, dict):
         raise MemcheckError(f"{path} holds a {type(obj).__name__}; expected a state dict or a checkpoint with one")
     if architecture is None:
@@ -103,10 +128,15 @@ def _load_file(path: Path, rootdir: Path, architecture: str | None, trust_pickle
             f"{path} holds a state dict; set architecture = 'package.module:build_model' to build the model to load it into"
         )
     model = _call(resolve_object(architecture, rootdir), architecture)
+    if not isinstance(model, torch.nn.Module):
+        raise MemcheckError(f"architecture {architecture!r} gave a {type(model).__name__}, not a torch.nn.Module")
     try:
         model.load_state_dict(obj)
-    except RuntimeError as exc:
-        raise MemcheckError(f"the weights in {path} do not fit {architecture!r}: {str(exc).splitlines()[0]}") from exc
+    except Exception as exc:  # RuntimeError for missing/unexpected keys and shapes, others for odd values
+        raise MemcheckError(
+            f"the weights in {path} do not fit {architecture!r}: {_first_lines(exc, 4)}; check that architecture "
+            "builds the model these weights were saved from"
+        ) from exc
     return model
 
 

@@ -3,7 +3,10 @@
 Shared by the configured gates, the ``memcheck`` fixture and the plain
 assertion helpers, so that all of them decide and word failures the same way.
 The three baseline states are explicit: ``missing`` (none recorded yet),
-``compared`` (checked against it), ``updated`` (written by ``--memcheck-update``).
+``compared`` (checked against it), ``updated`` (written by ``--memcheck-update``);
+besides them ``mismatch`` (recorded for another model or settings), ``kept``
+(an update refused because the model fails its floor) and ``not used`` (no
+``max_drop``, so no baseline is read).
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ class Outcome:
     result: CheckResult
     verdict: Verdict
     thresholds: Thresholds
-    baseline_state: str = "not used"  # "missing", "compared", "updated", "mismatch", "not used"
+    baseline_state: str = "not used"  # "missing", "compared", "updated", "mismatch", "kept", "not used"
     baseline_path: str | None = None
     baseline_auc: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: How to record a baseline where this outcome comes from (the plain helpers take ``update=True``).
+    update_hint: str = UPDATE_HINT
 
     @property
     def status(self) -> str:
@@ -47,12 +52,17 @@ class Outcome:
         }
 
     @property
+    def below_floor(self) -> bool:
+        """The whole interval is below ``min_auc``: no baseline can make this model acceptable."""
+        return self.thresholds.min_auc is not None and self.result.auc_ci[1] < self.thresholds.min_auc
+
+    @property
     def headline(self) -> str:
         if self.status == INCONCLUSIVE:
             return "could not be judged"
         if self.status != FAIL:
             return "passed"
-        below_floor = self.thresholds.min_auc is not None and self.result.auc_ci[1] < self.thresholds.min_auc
+        below_floor = self.below_floor
         if not below_floor and self.baseline_state == "missing":
             return "has no baseline to compare with"
         if not below_floor and self.baseline_state == "mismatch":
@@ -74,8 +84,15 @@ class Outcome:
         if self.baseline_path:
             recorded = f" (AuC {self.baseline_auc:.3f})" if self.baseline_auc is not None else ""
             lines.append(f"  baseline [{self.baseline_state}]: {self.baseline_path}{recorded}")
-        if self.status != "pass" and self.baseline_state in ("missing", "mismatch", "compared"):
-            lines.append(f"  if this model is the one to accept, record it as the baseline: {UPDATE_HINT}")
+        # recording helps only where a baseline is used, and --memcheck-update refuses a model below its floor
+        if (
+            self.status != "pass"
+            and self.thresholds.max_drop is not None
+            and self.baseline_state in ("missing", "mismatch", "compared")
+            and not self.below_floor
+            and self.update_hint
+        ):
+            lines.append(f"  if this model is the one to accept, record it as the baseline: {self.update_hint}")
         return "\n".join(lines)
 
 
@@ -87,12 +104,27 @@ def evaluate(
     store: BaselineStore | None,
     *,
     update: bool = False,
+    update_hint: str = UPDATE_HINT,
 ) -> Outcome:
     """Decide on ``result``; with ``update``, record it as the baseline unless it fails the floor.
 
     Never writes a baseline without ``update``; a baseline that cannot be read
     raises :class:`~pytest_memcheck.errors.BaselineError` (nothing is written).
     """
+    outcome = _evaluate(name, model, result, thresholds, store, update, update_hint)
+    outcome.update_hint = update_hint
+    return outcome
+
+
+def _evaluate(
+    name: str,
+    model: Any,
+    result: CheckResult,
+    thresholds: Thresholds,
+    store: BaselineStore | None,
+    update: bool,
+    update_hint: str,
+) -> Outcome:
     floor_only = Thresholds(min_auc=thresholds.min_auc)
     if store is None:
         return Outcome(name, result, decide(result, thresholds), thresholds)
@@ -101,24 +133,32 @@ def evaluate(
     if update:
         verdict = decide(result, floor_only) if thresholds.min_auc is not None else Verdict("pass", [])
         if verdict.status == FAIL:
-            verdict.reasons.append(f"the baseline {path} was NOT updated: the model fails its floor")
-            return Outcome(name, result, verdict, thresholds, "missing", str(path))
+            kept = path.exists()
+            verdict.reasons.append(
+                f"the baseline {path} was NOT updated: the model fails its floor"
+                + ("; the recorded baseline is kept as it was" if kept else "")
+            )
+            return Outcome(name, result, verdict, thresholds, "kept" if kept else "missing", str(path))
         store.save(name, result, fp)
         verdict.reasons.append(f"baseline recorded: {path} (AuC {result.auc:.3f})")
         return Outcome(name, result, verdict, thresholds, "updated", str(path), result.auc)
 
+    if thresholds.max_drop is None:
+        # only a floor: a baseline plays no part, so a stale or broken file must not decide the gate
+        return Outcome(name, result, decide(result, thresholds), thresholds, "not used")
+
     baseline = store.load(name)
     if baseline is None:
-        if thresholds.max_drop is None:
-            return Outcome(name, result, decide(result, thresholds), thresholds, "missing", str(path))
         verdict = decide(result, floor_only) if thresholds.min_auc is not None else Verdict(FAIL, [])
         verdict.status = FAIL
-        verdict.reasons.append(f"no baseline recorded yet at {path}; record one with {UPDATE_HINT}")
+        verdict.reasons.append(f"no baseline recorded yet at {path}; record one with {update_hint}")
         return Outcome(name, result, verdict, thresholds, "missing", str(path))
 
     problem = baseline.mismatch(result, fp)
     if problem is not None:
-        verdict = Verdict(FAIL, [f"{problem}, so it is not compared"])
+        verdict = decide(result, floor_only) if thresholds.min_auc is not None else Verdict(FAIL, [])
+        verdict.status = FAIL
+        verdict.reasons.insert(0, f"{problem}, so it is not compared")
         return Outcome(name, result, verdict, thresholds, "mismatch", str(path), baseline.result.auc)
     verdict = decide(result, thresholds, baseline.result)
     return Outcome(name, result, verdict, thresholds, "compared", str(path), baseline.result.auc)

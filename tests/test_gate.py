@@ -1,0 +1,220 @@
+"""gate.decide: pass / fail / inconclusive against a floor and a baseline, with reasons and margins."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from pytest_memcheck.gate import FAIL, INCONCLUSIVE, PASS, Thresholds, Verdict, decide
+from pytest_memcheck.result import CheckResult
+
+
+def result(auc=0.7, ci=None, *, saturated=False, samples=None, draw="d0", confidence=0.95) -> CheckResult:
+    ci = (auc - 0.05, auc + 0.05) if ci is None else ci
+    return CheckResult(
+        auc=auc,
+        auc_ci=ci,
+        score=auc,
+        saturated=saturated,
+        curve={1.0: auc - 0.1, 2.0: auc + 0.1},
+        per_class={0: auc - 0.02, 1: auc + 0.02},
+        base_accuracy=1.0,
+        layers=["fc1", "fc2"],
+        method="nmf",
+        settings={"seed": 0, "draw": draw, "confidence": confidence, "samples_per_class": 4},
+        samples=[] if samples is None else samples,
+    )
+
+
+def shifted(samples: list[list[float]], by: float) -> list[list[float]]:
+    return [[v + by for v in group] for group in samples]
+
+
+SAMPLES = [[0.6, 0.7, 0.8, 0.7], [0.5, 0.7, 0.9, 0.7]]  # mean 0.7
+
+
+# ---------------------------------------------------------------------------------------------- floor
+
+
+@pytest.mark.parametrize(
+    ("ci", "status", "word"),
+    [((0.65, 0.75), PASS, "is above"), ((0.45, 0.55), FAIL, "is below"), ((0.55, 0.65), INCONCLUSIVE, "straddles")],
+)
+def test_floor_needs_the_whole_interval_on_one_side(ci, status, word):
+    auc = sum(ci) / 2
+    verdict = decide(result(auc, ci), Thresholds(min_auc=0.6))
+    assert verdict.status == status
+    assert verdict.passed == (status == PASS)
+    assert verdict.threshold == pytest.approx(0.6)
+    assert verdict.margin == pytest.approx(auc - 0.6)
+    assert word in verdict.reasons[0] and "min_auc 0.600" in verdict.reasons[0]
+    assert f"{auc:.3f}" in verdict.reasons[0] and f"{auc - 0.6:+.3f}" in verdict.reasons[0]
+
+
+def test_inconclusive_floor_says_how_to_narrow_the_interval():
+    verdict = decide(result(0.6, (0.55, 0.65)), Thresholds(min_auc=0.6))
+    assert verdict.status == INCONCLUSIVE
+    assert "samples_per_class" in verdict.reasons[0] and "repeats" in verdict.reasons[0]
+
+
+def test_interval_touching_the_floor_from_above_passes():
+    assert decide(result(0.65, (0.6, 0.7)), Thresholds(min_auc=0.6)).status == PASS
+
+
+def test_reason_states_the_configured_confidence_level():
+    verdict = decide(result(0.7, (0.68, 0.72), confidence=0.8), Thresholds(min_auc=0.6))
+    assert "80% CI" in verdict.reasons[0]
+
+
+def test_no_threshold_is_inconclusive_with_a_reason():
+    verdict = decide(result(), Thresholds())
+    assert verdict.status == INCONCLUSIVE
+    assert "min_auc" in verdict.reasons[0] and "max_drop" in verdict.reasons[0]
+    assert verdict.margin is None and verdict.threshold is None
+
+
+def test_max_drop_without_a_baseline_is_not_applied():
+    verdict = decide(result(), Thresholds(max_drop=0.05))
+    assert verdict.status == INCONCLUSIVE and "no threshold applies" in verdict.reasons[0]
+
+
+# ------------------------------------------------------------------------------------------- baseline
+
+
+def test_unchanged_model_on_the_same_samples_passes_with_zero_change():
+    base = result(0.7, samples=SAMPLES)
+    verdict = decide(result(0.7, samples=SAMPLES), Thresholds(max_drop=0.05), base)
+    assert verdict.status == PASS
+    assert "change +0.000" in verdict.reasons[0] and "paired on the same samples" in verdict.reasons[0]
+    assert verdict.margin == pytest.approx(0.05)
+    assert verdict.threshold == pytest.approx(0.65)
+
+
+def test_drop_beyond_max_drop_fails():
+    base = result(0.7, samples=SAMPLES)
+    cand = result(0.5, samples=shifted(SAMPLES, -0.2))
+    verdict = decide(cand, Thresholds(max_drop=0.05), base)
+    assert verdict.status == FAIL
+    assert "beyond max_drop 0.050" in verdict.reasons[0] and "change -0.200" in verdict.reasons[0]
+    assert verdict.margin == pytest.approx(-0.15)
+    assert verdict.threshold == pytest.approx(0.65)
+
+
+def test_improvement_passes():
+    base = result(0.5, samples=shifted(SAMPLES, -0.2))
+    verdict = decide(result(0.7, samples=SAMPLES), Thresholds(max_drop=0.0), base)
+    assert verdict.status == PASS and verdict.margin == pytest.approx(0.2)
+
+
+def test_drop_whose_interval_straddles_the_limit_is_inconclusive():
+    # independent draws: intervals of half-width 0.05 combine to ~0.071 around a change of -0.05
+    base = result(0.7, (0.65, 0.75), draw="a")
+    cand = result(0.65, (0.6, 0.7), draw="b")
+    verdict = decide(cand, Thresholds(max_drop=0.05), base)
+    assert verdict.status == INCONCLUSIVE
+    assert "independent draws" in verdict.reasons[0] and "straddling" in verdict.reasons[0]
+
+
+def test_results_on_other_draws_are_not_paired():
+    base = result(0.7, (0.69, 0.71), samples=SAMPLES, draw="a")
+    cand = result(0.7, (0.69, 0.71), samples=SAMPLES, draw="b")
+    verdict = decide(cand, Thresholds(max_drop=0.05), base)
+    assert "independent draws" in verdict.reasons[0]
+    assert verdict.status == PASS
+
+
+def test_baseline_without_per_sample_scores_is_compared_unpaired():
+    base = result(0.7, (0.69, 0.71), samples=[])
+    verdict = decide(result(0.7, (0.69, 0.71), samples=SAMPLES), Thresholds(max_drop=0.05), base)
+    assert "independent draws" in verdict.reasons[0] and verdict.status == PASS
+
+
+# ------------------------------------------------------------------------------------- both, and worst
+
+
+def test_worst_outcome_wins_fail_over_pass():
+    base = result(0.7, samples=SAMPLES)
+    cand = result(0.7, (0.4, 0.45), samples=SAMPLES)  # unchanged vs baseline, but below the floor
+    verdict = decide(cand, Thresholds(min_auc=0.6, max_drop=0.05), base)
+    assert verdict.status == FAIL
+    assert len(verdict.reasons) == 2
+    assert any("is below the floor" in r for r in verdict.reasons)
+    assert any("within max_drop" in r for r in verdict.reasons)
+
+
+def test_worst_outcome_wins_inconclusive_over_pass():
+    base = result(0.7, samples=SAMPLES)
+    cand = result(0.62, (0.55, 0.7), samples=shifted(SAMPLES, 0.0))
+    verdict = decide(cand, Thresholds(min_auc=0.6, max_drop=0.05), base)
+    assert verdict.status == INCONCLUSIVE
+
+
+def test_worst_outcome_wins_fail_over_inconclusive():
+    base = result(0.7, samples=SAMPLES)
+    cand = result(0.5, (0.55, 0.65), samples=shifted(SAMPLES, -0.2))  # floor straddled, drop far beyond
+    verdict = decide(cand, Thresholds(min_auc=0.6, max_drop=0.05), base)
+    assert verdict.status == FAIL
+
+
+def test_margin_and_threshold_come_from_the_nearest_limit():
+    base = result(0.7, samples=SAMPLES)
+    cand = result(0.68, (0.66, 0.7), samples=shifted(SAMPLES, -0.02))
+    verdict = decide(cand, Thresholds(min_auc=0.3, max_drop=0.05), base)
+    assert verdict.status == PASS
+    assert verdict.margin == pytest.approx(0.03)  # -0.02 + 0.05, nearer than 0.68 - 0.3
+    assert verdict.threshold == pytest.approx(0.65)
+    floor_nearer = decide(cand, Thresholds(min_auc=0.6, max_drop=0.5), base)
+    assert floor_nearer.margin == pytest.approx(0.08) and floor_nearer.threshold == pytest.approx(0.6)
+
+
+# ------------------------------------------------------------------------------------------ saturated
+
+
+def test_saturated_passing_result_is_inconclusive_and_says_why():
+    verdict = decide(result(0.95, (0.94, 0.96), saturated=True), Thresholds(min_auc=0.5))
+    assert verdict.status == INCONCLUSIVE
+    assert verdict.reasons[0].startswith("saturated")
+    assert "layers=" in verdict.reasons[0] and "method='random'" in verdict.reasons[0]
+    assert verdict.margin == pytest.approx(0.45)  # the numbers are still reported
+    assert any("is above the floor" in r for r in verdict.reasons)
+
+
+def test_saturated_failing_result_still_fails():
+    verdict = decide(result(0.3, (0.25, 0.35), saturated=True), Thresholds(min_auc=0.5))
+    assert verdict.status == FAIL
+    assert not verdict.reasons[0].startswith("saturated")
+
+
+def test_verdict_round_trips_to_a_dict():
+    verdict = decide(result(), Thresholds(min_auc=0.5))
+    d = verdict.to_dict()
+    assert d["status"] == PASS and d["reasons"] == verdict.reasons
+    assert Verdict(**d) == verdict
+
+
+# ----------------------------------------------------------------------------------------- thresholds
+
+
+@pytest.mark.parametrize("kwargs", [{"min_auc": -0.1}, {"min_auc": 1.5}, {"max_drop": -0.01}, {"max_drop": 2}])
+def test_thresholds_out_of_range_are_refused(kwargs):
+    (name, value), = kwargs.items()
+    with pytest.raises(ValueError, match=f"{name} must be between 0 and 1, got {value}"):
+        Thresholds(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"min_auc": math.nan}, {"max_drop": math.nan}, {"min_auc": math.inf}])
+def test_thresholds_that_are_not_numbers_are_refused(kwargs):
+    with pytest.raises(ValueError, match="must be between 0 and 1"):
+        Thresholds(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"min_auc": "0.5"}, {"max_drop": True}, {"min_auc": [0.5]}])
+def test_thresholds_of_the_wrong_type_are_refused_with_a_value_error(kwargs):
+    with pytest.raises(ValueError, match="must be a number"):
+        Thresholds(**kwargs)
+
+
+def test_threshold_edges_are_accepted():
+    assert Thresholds(min_auc=0, max_drop=1) == Thresholds(min_auc=0.0, max_drop=1.0)
+    assert Thresholds(min_auc=1, max_drop=0).max_drop == 0

@@ -1,0 +1,242 @@
+"""outcome.evaluate: the baseline states (none, missing, updated, kept, compared, mismatch) and explain()."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from torch import nn
+
+from pytest_memcheck.baseline import BaselineStore, fingerprint
+from pytest_memcheck.errors import BaselineError
+from pytest_memcheck.gate import FAIL, INCONCLUSIVE, PASS, Thresholds
+from pytest_memcheck.outcome import UPDATE_HINT, evaluate
+from pytest_memcheck.result import CheckResult
+
+SAMPLES = [[0.6, 0.7, 0.8, 0.7], [0.5, 0.7, 0.9, 0.7]]  # mean 0.7
+
+
+def result(auc: float = 0.7, half: float = 0.05, *, shift: float | None = None, **settings) -> CheckResult:
+    """A result; ``shift`` moves the paired per-sample scores so a baseline comparison sees the change."""
+    shift = auc - 0.7 if shift is None else shift
+    return CheckResult(
+        auc=auc,
+        auc_ci=(auc - half, auc + half),
+        score=auc,
+        saturated=False,
+        curve={1.0: auc - 0.1, 2.0: auc, 4.0: auc + 0.1},
+        per_class={0: 0.61, 1: 0.79},
+        base_accuracy=0.97,
+        layers=["fc1", "fc2"],
+        method="nmf",
+        settings={
+            "method": "nmf", "ks": [1.0, 2.0, 4.0], "residual": False, "iterations": 50, "samples_per_class": 4,
+            "batches": "single", "classes": [0, 1], "seed": 0, "draw": "same", "confidence": 0.95, **settings,
+        },
+        samples=[[v + shift for v in g] for g in SAMPLES],
+    )
+
+
+@pytest.fixture
+def model() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+@pytest.fixture
+def store(tmp_path) -> BaselineStore:
+    return BaselineStore(tmp_path / "memcheck")
+
+
+def files(store: BaselineStore) -> list[str]:
+    return sorted(p.name for p in store.directory.glob("*.json")) if store.directory.exists() else []
+
+
+# ------------------------------------------------------------------------------------------- no store
+
+
+def test_without_a_store_only_the_floor_decides(model):
+    out = evaluate("m", model, result(0.7), Thresholds(min_auc=0.5), None)
+    assert out.status == PASS and out.baseline_state == "not used" and out.baseline_path is None
+    low = evaluate("m", model, result(0.3), Thresholds(min_auc=0.5), None)
+    assert low.status == FAIL and low.headline == "looks memorizing"
+
+
+# -------------------------------------------------------------------------------------------- missing
+
+
+def test_missing_baseline_with_max_drop_fails_with_the_update_hint(model, store):
+    out = evaluate("m", model, result(0.7), Thresholds(max_drop=0.05), store)
+    assert out.status == FAIL and out.baseline_state == "missing"
+    assert out.headline == "has no baseline to compare with"
+    assert any("no baseline recorded yet" in r and UPDATE_HINT in r for r in out.verdict.reasons)
+    assert str(store.path("m")) in out.explain() and UPDATE_HINT in out.explain()
+    assert files(store) == []  # never written without update
+
+
+def test_missing_baseline_with_a_floor_too_still_reports_the_floor(model, store):
+    out = evaluate("m", model, result(0.7), Thresholds(min_auc=0.5, max_drop=0.05), store)
+    assert out.status == FAIL and out.baseline_state == "missing"
+    assert any("is above the floor" in r for r in out.verdict.reasons)
+    assert out.verdict.margin == pytest.approx(0.2) and out.verdict.threshold == pytest.approx(0.5)
+
+
+def test_floor_only_gate_does_not_use_the_baseline(model, store):
+    out = evaluate("m", model, result(0.7), Thresholds(min_auc=0.5), store)
+    assert out.status == PASS and out.baseline_state == "not used"
+    assert files(store) == []
+
+
+def test_floor_only_gate_is_not_failed_by_a_stale_or_broken_baseline(model, store):
+    store.save("m", result(0.7, method="pca"), "0" * 16)  # other architecture and settings
+    assert evaluate("m", model, result(0.7), Thresholds(min_auc=0.5), store).status == PASS
+    store.path("m").write_text("{broken")
+    assert evaluate("m", model, result(0.7), Thresholds(min_auc=0.5), store).status == PASS
+
+
+# --------------------------------------------------------------------------------------------- update
+
+
+def test_update_writes_the_baseline(model, store):
+    res = result(0.7)
+    out = evaluate("m", model, res, Thresholds(min_auc=0.5, max_drop=0.05), store, update=True)
+    assert out.status == PASS and out.baseline_state == "updated"
+    assert out.baseline_path == str(store.path("m")) and out.baseline_auc == 0.7
+    assert any("baseline recorded" in r for r in out.verdict.reasons)
+    stored = store.load("m")
+    assert stored.result == res and stored.fingerprint == fingerprint(model)
+
+
+def test_update_without_a_floor_writes_and_passes(model, store):
+    out = evaluate("m", model, result(0.2), Thresholds(max_drop=0.05), store, update=True)
+    assert out.status == PASS and out.baseline_state == "updated"
+    assert store.load("m").result.auc == 0.2
+
+
+def test_update_replaces_an_older_baseline(model, store):
+    store.save("m", result(0.6), fingerprint(model))
+    evaluate("m", model, result(0.75), Thresholds(max_drop=0.05), store, update=True)
+    assert store.load("m").result.auc == 0.75
+
+
+def test_update_refuses_a_model_below_its_floor(model, store):
+    out = evaluate("m", model, result(0.3), Thresholds(min_auc=0.5, max_drop=0.05), store, update=True)
+    assert out.status == FAIL and out.baseline_state == "missing"
+    assert any("was NOT updated: the model fails its floor" in r for r in out.verdict.reasons)
+    assert files(store) == []
+    assert UPDATE_HINT not in out.explain()  # recording it again would be refused again
+
+
+def test_update_below_the_floor_keeps_the_existing_baseline(model, store):
+    path = store.save("m", result(0.7), fingerprint(model))
+    before = path.read_bytes()
+    out = evaluate("m", model, result(0.3), Thresholds(min_auc=0.5, max_drop=0.05), store, update=True)
+    assert out.status == FAIL
+    assert out.baseline_state == "kept"
+    assert any("kept" in r for r in out.verdict.reasons)
+    assert path.read_bytes() == before
+    assert out.headline == "looks memorizing"
+
+
+def test_update_with_an_interval_straddling_the_floor_records_but_is_inconclusive(model, store):
+    out = evaluate("m", model, result(0.5, 0.05), Thresholds(min_auc=0.5, max_drop=0.05), store, update=True)
+    assert out.status == INCONCLUSIVE and out.baseline_state == "updated"
+    assert store.load("m").result.auc == 0.5
+
+
+# -------------------------------------------------------------------------------------------- compare
+
+
+def test_compare_unchanged_model_passes_and_never_writes(model, store):
+    path = store.save("m", result(0.7), fingerprint(model))
+    before = path.read_bytes()
+    out = evaluate("m", model, result(0.7), Thresholds(min_auc=0.5, max_drop=0.05), store)
+    assert out.status == PASS and out.baseline_state == "compared" and out.baseline_auc == 0.7
+    assert path.read_bytes() == before
+
+
+def test_compare_other_seed_is_still_compared(model, store):
+    store.save("m", result(0.7, 0.02), fingerprint(model))
+    out = evaluate("m", model, result(0.7, 0.02, seed=3, draw="other"), Thresholds(max_drop=0.05), store)
+    assert out.baseline_state == "compared" and out.status == PASS
+    assert "independent draws" in out.verdict.reasons[0]
+
+
+def test_compare_regression_fails_and_explains(model, store):
+    store.save("m", result(0.7), fingerprint(model))
+    out = evaluate("m", model, result(0.5), Thresholds(min_auc=0.3, max_drop=0.05), store)
+    assert out.status == FAIL and out.baseline_state == "compared"
+    assert out.headline == "looks memorizing"
+    assert out.verdict.threshold == pytest.approx(0.65) and out.verdict.margin == pytest.approx(-0.15)
+    text = out.explain()
+    assert "change -0.200" in text and "beyond max_drop 0.050" in text
+    assert UPDATE_HINT in text  # if the drop is intended, this is how to accept it
+
+
+def test_compare_raises_on_a_corrupt_baseline_and_leaves_it(model, store):
+    store.directory.mkdir(parents=True)
+    store.path("m").write_text('{"format": "pytest-memcheck-baseline"')
+    with pytest.raises(BaselineError, match="corrupt or truncated"):
+        evaluate("m", model, result(), Thresholds(max_drop=0.05), store)
+    assert store.path("m").read_text() == '{"format": "pytest-memcheck-baseline"'
+
+
+# ------------------------------------------------------------------------------------------- mismatch
+
+
+def test_other_architecture_is_reported_not_compared(model, store):
+    store.save("m", result(0.7), "0" * 16)
+    out = evaluate("m", model, result(0.7), Thresholds(max_drop=0.05), store)
+    assert out.status == FAIL and out.baseline_state == "mismatch"
+    assert out.headline == "cannot be compared with its baseline"
+    assert "another architecture" in out.verdict.reasons[0] and "not compared" in out.verdict.reasons[0]
+    assert UPDATE_HINT in out.explain()
+
+
+def test_other_settings_are_reported_not_compared(model, store):
+    store.save("m", result(0.7, samples_per_class=50), fingerprint(model))
+    out = evaluate("m", model, result(0.7), Thresholds(max_drop=0.05), store)
+    assert out.baseline_state == "mismatch" and out.status == FAIL
+    assert "samples_per_class: baseline 50, now 4" in out.verdict.reasons[0]
+
+
+def test_mismatch_still_reports_a_floor_failure(model, store):
+    store.save("m", result(0.7), "0" * 16)
+    out = evaluate("m", model, result(0.3), Thresholds(min_auc=0.5, max_drop=0.05), store)
+    assert out.status == FAIL and out.headline == "looks memorizing"
+    assert any("is below the floor" in r for r in out.verdict.reasons)
+    assert out.verdict.threshold == pytest.approx(0.5)
+
+
+# -------------------------------------------------------------------------------------------- explain
+
+
+def test_explain_has_everything_to_act_on(model, store):
+    store.save("m", result(0.7), fingerprint(model))
+    out = evaluate("m", model, result(0.55), Thresholds(min_auc=0.4, max_drop=0.05), store)
+    text = out.explain()
+    assert text.startswith("memcheck: 'm' looks memorizing (fail)")
+    assert "AuC 0.550" in text and "95% CI 0.500-0.600" in text  # the score and its uncertainty
+    assert "min_auc 0.400" in text and "max_drop 0.050" in text  # the thresholds
+    assert "per-class AuC: 0: 0.61  1: 0.79" in text
+    assert f"baseline [compared]: {store.path('m')} (AuC 0.700)" in text
+    assert "nmf over k=1, 2, 4" in text and "2 classes x 4 samples; seed 0" in text
+    assert UPDATE_HINT in text
+
+
+def test_explain_of_a_pass_has_no_update_hint(model, store):
+    store.save("m", result(0.7), fingerprint(model))
+    out = evaluate("m", model, result(0.7), Thresholds(max_drop=0.05), store)
+    assert out.status == PASS and UPDATE_HINT not in out.explain()
+
+
+def test_explain_of_a_floor_only_failure_has_no_baseline_hint(model, store):
+    out = evaluate("m", model, result(0.3), Thresholds(min_auc=0.5), store)
+    assert out.status == FAIL and UPDATE_HINT not in out.explain()
+
+
+def test_to_dict_is_json_ready(model, store):
+    store.save("m", result(0.7), fingerprint(model))
+    d = evaluate("m", model, result(0.7), Thresholds(min_auc=0.5, max_drop=0.05), store).to_dict()
+    back = json.loads(json.dumps(d))
+    assert back["status"] == PASS and back["baseline"] == {"state": "compared", "path": str(store.path("m")), "auc": 0.7}
+    assert back["min_auc"] == 0.5 and back["max_drop"] == 0.05 and back["result"]["auc"] == 0.7
