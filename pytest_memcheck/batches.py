@@ -8,15 +8,16 @@ with a seeded ``torch.Generator``, and only the chosen samples are loaded.
 
 from __future__ import annotations
 
-import warnings
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, IterableDataset, RandomSampler, SequentialSampler
+from torch.utils.data import Subset, TensorDataset
 from torch.utils.data.dataloader import default_collate
 
-from .errors import DataError, MemcheckWarning
+from .errors import DataError, warn
 
 BATCH_MODES = ("single", "multi")
 
@@ -45,13 +46,27 @@ class _Source:
     fetch: Callable[[torch.Tensor], torch.Tensor]  # indices -> stacked inputs
 
 
-def _as_tensor(value: Any, what: str) -> torch.Tensor:
+#: What to do when labels cannot become a tensor: the usual cause is class names.
+_LABEL_HINT = "labels must be integer class indices 0..C-1; encode class names first (e.g. sklearn's LabelEncoder)"
+
+
+def _as_tensor(value: Any, what: str, hint: str = "pass tensors or numpy arrays of numbers") -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     try:
         return torch.as_tensor(value)
     except (TypeError, ValueError, RuntimeError) as exc:
-        raise DataError(f"could not turn the {what} into a tensor ({exc}); pass tensors or numpy arrays") from exc
+        raise DataError(f"could not turn the {what} into a tensor ({exc}); {hint}") from exc
+
+
+def _item_label(item: Any, i: int) -> torch.Tensor:
+    """The label of ``dataset[i]`` as a tensor (a scalar, or a vector for one-hot labels)."""
+    if not isinstance(item, (tuple, list)) or len(item) < 2:
+        raise DataError(
+            f"dataset item {i} is a {type(item).__name__}, not an (input, label) pair; "
+            "wrap the dataset so that dataset[i] returns (x, y)"
+        )
+    return _as_tensor(item[1], f"label of dataset item {i}", _LABEL_HINT)
 
 
 def _dataset_labels(dataset: Dataset) -> torch.Tensor:
@@ -64,17 +79,14 @@ def _dataset_labels(dataset: Dataset) -> torch.Tensor:
         return _dataset_labels(dataset.dataset)[torch.as_tensor(dataset.indices, dtype=torch.long)]
     targets = getattr(dataset, "targets", None)
     if targets is not None and not callable(targets):
-        return _as_tensor(targets, "dataset.targets")
-    labels = []
-    for i in range(len(dataset)):  # type: ignore[arg-type]
-        item = dataset[i]
-        if not isinstance(item, (tuple, list)) or len(item) < 2:
-            raise DataError(
-                f"dataset item {i} is a {type(item).__name__}, not an (input, label) pair; "
-                "wrap the dataset so that dataset[i] returns (x, y)"
-            )
-        labels.append(int(item[1]) if not isinstance(item[1], torch.Tensor) or item[1].numel() == 1 else item[1])
-    return _as_tensor(labels, "labels")
+        return _as_tensor(targets, "dataset.targets", _LABEL_HINT)
+    labels = [_item_label(dataset[i], i) for i in range(len(dataset))]  # type: ignore[arg-type]
+    if not labels:
+        return torch.empty(0, dtype=torch.long)
+    try:
+        return torch.stack(labels)
+    except RuntimeError as exc:
+        raise DataError(f"dataset labels have different shapes ({exc}); {_LABEL_HINT}") from exc
 
 
 def _from_dataset(dataset: Dataset, collate: Callable = default_collate) -> _Source:
@@ -85,37 +97,48 @@ def _from_dataset(dataset: Dataset, collate: Callable = default_collate) -> _Sou
     return _Source(_dataset_labels(dataset), fetch)
 
 
+def _ignored_loader_settings(loader: DataLoader) -> list[str]:
+    """The parts of a map-style loader that would change which samples it yields, and in what order."""
+    ignored = []
+    if isinstance(loader.sampler, RandomSampler):
+        ignored.append("shuffle=True")
+    elif not isinstance(loader.sampler, SequentialSampler):
+        ignored.append(f"sampler ({type(loader.sampler).__name__})")
+    if loader.batch_sampler is not None and type(loader.batch_sampler) is not BatchSampler:
+        ignored.append(f"batch_sampler ({type(loader.batch_sampler).__name__})")
+    elif loader.drop_last:
+        ignored.append("drop_last=True")
+    return ignored
+
+
 def _from_loader(loader: DataLoader) -> _Source:
     if not isinstance(loader.dataset, IterableDataset):
-        sampler = type(loader.sampler).__name__
-        if sampler != "SequentialSampler" or loader.drop_last:
-            warnings.warn(
-                f"the DataLoader's {'shuffling' if sampler == 'RandomSampler' else sampler}"
-                f"{' and drop_last' if loader.drop_last else ''} are ignored: memcheck reads loader.dataset "
-                "by index and draws its own samples with the check's seed, so results stay reproducible",
-                MemcheckWarning,
-                stacklevel=4,
+        ignored = _ignored_loader_settings(loader)
+        if ignored:
+            warn(
+                f"the DataLoader's {' and '.join(ignored)} {'is' if len(ignored) == 1 else 'are'} ignored: "
+                "memcheck reads loader.dataset by index and draws its own samples with the check's seed, "
+                "so the result is the same as for the dataset itself; pass loader.dataset to silence this"
             )
         return _from_dataset(loader.dataset, loader.collate_fn)
-    warnings.warn(
-        "the DataLoader wraps an IterableDataset: memcheck reads it to the end once; if it shuffles, "
-        "results change from run to run",
-        MemcheckWarning,
-        stacklevel=4,
+    warn(
+        "the DataLoader wraps an IterableDataset: memcheck reads it to the end once and draws from what it "
+        "yielded; if the stream shuffles or is endless, results change from run to run (or never come): "
+        "pass a map-style Dataset or (x, y) tensors for a reproducible check"
     )
     xs, ys = [], []
     for batch in loader:
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
             raise DataError("the DataLoader must yield (inputs, labels) batches")
         xs.append(_as_tensor(batch[0], "inputs"))
-        ys.append(_as_tensor(batch[1], "labels"))
+        ys.append(_as_tensor(batch[1], "labels", _LABEL_HINT))
     if not xs:
         raise DataError("the DataLoader yielded no batches; give the check some training data")
     return _from_tensors(torch.cat(xs), torch.cat(ys))
 
 
 def _from_tensors(x: Any, y: Any) -> _Source:
-    x, y = _as_tensor(x, "inputs"), _as_tensor(y, "labels")
+    x, y = _as_tensor(x, "inputs"), _as_tensor(y, "labels", _LABEL_HINT)
     if x.shape[:1] != y.shape[:1]:
         raise DataError(f"inputs have {x.shape[0]} samples but labels have {y.shape[0]}; pass matching (x, y)")
     return _Source(y, lambda idx: x[idx.to(x.device)])
@@ -143,8 +166,18 @@ def _check_labels(labels: torch.Tensor) -> torch.Tensor:
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise DataError(f"labels must be integer class indices, got dtype {labels.dtype}; pass y.long()")
     if int(labels.min()) < 0:
-        raise DataError(f"labels must be class indices >= 0, found {int(labels.min())}")
+        raise DataError(
+            f"labels must be class indices >= 0, found {int(labels.min())}; "
+            "map them to 0..C-1 as in training (ignore_index labels such as -100 must be filtered out)"
+        )
     return labels.long().cpu()
+
+
+def _is_int(value: Any) -> bool:
+    """A whole class index: Python, numpy or 0-d tensor integers, not bools."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() == 1 and not value.is_floating_point() and value.dtype != torch.bool
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def draw(
@@ -162,8 +195,13 @@ def draw(
     """
     if mode not in BATCH_MODES:
         raise DataError(f"batches={mode!r} is not known; use 'single' or 'multi'")
-    if samples_per_class < 2:
-        raise DataError(f"samples_per_class must be at least 2, got {samples_per_class}")
+    if not isinstance(samples_per_class, int) or isinstance(samples_per_class, bool) or samples_per_class < 2:
+        raise DataError(
+            f"samples_per_class must be a whole number >= 2, got {samples_per_class!r}: a batch of one sample "
+            "has nothing to compress across"
+        )
+    if classes is not None and (isinstance(classes, (str, int)) or not all(_is_int(c) for c in classes)):
+        raise DataError(f"classes must be a list of class indices such as classes=[0, 3], got {classes!r}")
     source = _source(data)
     labels = _check_labels(source.labels)
     present = sorted(int(c) for c in labels.unique())
@@ -191,6 +229,8 @@ def draw(
     if mode == "multi":
         index = index.flatten()[torch.randperm(index.numel(), generator=g)].reshape(index.shape)
     x = source.fetch(index.flatten())
+    if x.device.type == "meta":
+        raise DataError("the inputs are on the meta device and hold no values; pass materialized tensors")
     if x.shape[0] != index.numel():
         raise DataError(f"the data returned {x.shape[0]} inputs for {index.numel()} indices")
     if x.is_floating_point() and not torch.isfinite(x).all():

@@ -10,10 +10,11 @@ all classes and ranks are solved in one batched call.
 from __future__ import annotations
 
 import hashlib
+import numbers
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Iterable, Sequence, Union
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from torch import nn
 from . import stats
 from .batches import Batches, draw
 from .compress import Compressor, default_grid, effective_rank, validate_grid
-from .errors import DataError, MemcheckError, MemcheckWarning
+from .errors import DataError, MemcheckError, MemcheckWarning, ModelError
 from .factorize import DEFAULT_ITERATIONS, TopSVD, top_svd
 from .hooks import inspection, install, to_matrices
 from .layers import CallSite, resolve, trace, validate
@@ -33,32 +34,71 @@ Layers = Union[None, str, Sequence[str]]
 
 
 def _model_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
+    """The device the check runs on: the model's own; ``device`` only asserts it.
+
+    memcheck never moves a model (that would change the caller's object and
+    cost memory), so a mismatch is an error that names the call fixing it.
+    """
     if isinstance(model, torch.jit.ScriptModule):
-        raise MemcheckError(
+        raise ModelError(
             "TorchScript models cannot be hooked, so their activations cannot be compressed; "
             "check the eager nn.Module (build it and load its state dict)"
         )
     if not isinstance(model, nn.Module):
-        raise MemcheckError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise ModelError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     devices = {p.device for p in model.parameters()} | {b.device for b in model.buffers()}
     if len(devices) > 1:
-        raise MemcheckError(
+        raise ModelError(
             f"the model's parameters are spread over {sorted(map(str, devices))}; "
             "memcheck needs a model on one device (call model.to(device) first)"
         )
     own = devices.pop() if devices else None
+    if own is not None and own.type == "meta":
+        raise ModelError(
+            "the model's parameters are on the meta device and hold no values; materialize it first: "
+            "model.to_empty(device='cpu') then model.load_state_dict(...)"
+        )
     if device is None:
         return own or torch.device("cpu")
-    wanted = torch.device(device)
-    if own is not None and (own.type != wanted.type or (wanted.index is not None and own.index != wanted.index)):
-        raise MemcheckError(
+    try:
+        wanted = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ModelError(f"device={device!r} is not a torch device ({exc}); use e.g. 'cpu', 'cuda' or 'cuda:1'") from exc
+    if wanted.type == "meta":
+        raise ModelError(
+            f"device='meta' holds no values, so nothing can be measured there; leave device unset to use "
+            f"the model's own device ({own or 'cpu'})"
+        )
+    if own is not None and (
+        own.type != wanted.type or (None not in (wanted.index, own.index) and own.index != wanted.index)
+    ):
+        raise ModelError(
             f"the model is on {own} but device={str(wanted)!r} was asked for; memcheck never moves "
             f"your model: call model.to({str(wanted)!r}) first, or leave device unset to use {own}"
         )
+    if wanted.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"device={str(wanted)!r} was asked for but CUDA is not available here; use device='cpu'")
     return own or wanted
 
 
+def _parts(out: Any) -> str:
+    """What a structured forward output offers to ``output=``, for error messages."""
+    if isinstance(out, dict):
+        return f" with keys {', '.join(map(repr, out))}"
+    if isinstance(out, (tuple, list)):
+        return f" of length {len(out)} (indices 0..{len(out) - 1})"
+    return ""
+
+
 def _logits_fn(output: Output) -> Callable[[Any], torch.Tensor]:
+    """Get ``(batch, classes)`` logits from whatever the model's forward returns.
+
+    Applied to every forward, the compressed ones included, so that NaN logits
+    are reported rather than silently counted as wrong predictions (argmax of
+    a NaN row is an arbitrary class). Infinite logits are accepted: argmax is
+    well defined, and -inf is a common mask for impossible classes.
+    """
+
     def pick(out: Any) -> torch.Tensor:
         if callable(output):
             out = output(out)
@@ -66,17 +106,25 @@ def _logits_fn(output: Output) -> Callable[[Any], torch.Tensor]:
             try:
                 out = out[output]
             except (KeyError, IndexError, TypeError) as exc:
-                raise MemcheckError(f"output={output!r} could not select the logits from {type(out).__name__}") from exc
+                raise ModelError(
+                    f"output={output!r} could not select the logits from the model's {type(out).__name__}"
+                    f"{_parts(out)}; pass one of those, or output=callable"
+                ) from exc
         if not isinstance(out, torch.Tensor):
-            kind = type(out).__name__
-            raise MemcheckError(
-                f"the model's forward returned a {kind}, not a logits tensor; tell memcheck which part holds "
-                "the logits, e.g. output=0 for a tuple, output='logits' for a dict, or output=callable"
+            raise ModelError(
+                f"the model's forward returned a {type(out).__name__}{_parts(out)}, not a logits tensor; "
+                "tell memcheck which part holds the logits, e.g. output=0 for a tuple, output='logits' for a dict, "
+                "or output=callable"
             )
         if out.dim() != 2:
-            raise MemcheckError(
+            raise ModelError(
                 f"expected logits of shape (batch, classes), got {tuple(out.shape)}; "
                 "pass output=callable to turn the model's output into logits"
+            )
+        if out.is_floating_point() and bool(out.isnan().any()):
+            raise ModelError(
+                "the model's logits contain NaN on the check's batches, so its predictions mean nothing; "
+                "check the model on these inputs (weights, input scaling, a layer that overflows)"
             )
         return out
 
@@ -231,15 +279,37 @@ def _draw_fingerprint(draws: list[Batches]) -> str:
     return h.hexdigest()[:16]
 
 
-def _setup(model, method, ks, residual, iterations, seed, device, output) -> _Probe:
+def _require_whole(value: Any, name: str, minimum: int, why: str = "") -> None:
+    """Reject a count or seed that is not a whole number >= ``minimum`` before any work is done."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise MemcheckError(f"{name} must be a whole number >= {minimum}, got {value!r}{why}")
+
+
+def _grid(method: str, ks: Iterable[float] | None) -> tuple[float, ...]:
+    """The k grid as a tuple of numbers, validated for ``method``."""
+    if ks is None:
+        return validate_grid(method, default_grid(method))
+    if isinstance(ks, (str, bytes)) or not isinstance(ks, Iterable):
+        raise MemcheckError(f"ks must be a sequence of numbers such as ks=(1, 2, 4, 8), got {ks!r}")
+    grid = tuple(ks)
+    wrong = [k for k in grid if not isinstance(k, numbers.Real) or isinstance(k, bool)]
+    if wrong:
+        raise MemcheckError(f"ks must hold numbers, got {wrong[0]!r} in {grid!r}; e.g. ks=(1, 2, 4, 8)")
+    return validate_grid(method, grid)
+
+
+def _setup(model, method, ks, residual, iterations, seed, device, output, confidence) -> _Probe:
+    """Validate every setting before any work, and build the probe that runs the check."""
     dev = _model_device(model, device)
-    grid = validate_grid(method, tuple(default_grid(method) if ks is None else ks))
-    if iterations < 1:
-        raise MemcheckError(f"iterations must be >= 1, got {iterations}; the NNDSVDa start alone is a poor fit")
+    grid = _grid(method, ks)
+    _require_whole(iterations, "iterations", 1, "; the NNDSVDa start alone is a poor fit")
+    _require_whole(seed, "seed", 0)
+    if not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
+        raise MemcheckError(f"confidence must be a number in (0, 1) such as 0.95, got {confidence!r}")
     compressor = Compressor(method, residual=residual, iterations=iterations, seed=seed)
     probe = _Probe(model, dev, _logits_fn(output), compressor, grid)
-    if model.training:
-        probe.notes.append("the model was in training mode; it was checked in eval mode and restored")
+    if any(m.training for m in model.modules()):
+        probe.notes.append("the model (or some of its modules) was in training mode; it was checked in eval mode and restored")
     return probe
 
 
@@ -287,9 +357,8 @@ def check(
     as found: hooks removed, train/eval flags restored, no gradients, no writes.
     """
     started = time.perf_counter()
-    if repeats < 1:
-        raise MemcheckError(f"repeats must be >= 1, got {repeats}")
-    probe = _setup(model, method, ks, residual, iterations, seed, device, output)
+    _require_whole(repeats, "repeats", 1)
+    probe = _setup(model, method, ks, residual, iterations, seed, device, output, confidence)
     runs = []
     labels: list[str] = []
     with inspection(model) as handles:
@@ -336,7 +405,7 @@ def layerwise(
     layers are measured on the same drawn batches.
     """
     started = time.perf_counter()
-    probe = _setup(model, method, ks, residual, iterations, seed, device, output)
+    probe = _setup(model, method, ks, residual, iterations, seed, device, output, confidence)
     out: dict[str, CheckResult] = {}
     with inspection(model) as handles:
         bt = draw(data, samples_per_class=samples_per_class, seed=seed, classes=classes, mode=batches)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
-from .errors import ActivationError, LayerError, MemcheckWarning
+from .errors import ActivationError, LayerError, MemcheckError, ModelError, warn
 
 #: Module types whose outputs are non-negative activations by construction.
 RELU_TYPES: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6)
@@ -44,11 +43,14 @@ class CallSite:
         return f"{self.name}#{self.index}" if self.calls > 1 else self.name
 
 
-def trace(model: nn.Module, run) -> tuple[list[CallSite], object]:
+def trace(model: nn.Module, run: Callable[[], Any]) -> tuple[list[CallSite], Any]:
     """Run ``run()`` (a forward pass of ``model``) with every submodule observed.
 
     Returns the call sites in execution order and whatever ``run`` returned.
-    Hooks are removed before returning, also on error.
+    Hooks are removed before returning, also on error. This is the first time
+    the model sees the check's inputs, so a forward that fails here (wrong
+    input shape or dtype, a device mismatch inside the model) is reported as
+    a :class:`ModelError` that says so, with the original error chained.
     """
     names = {module: name for name, module in model.named_modules() if name}
     records: list[tuple[str, nn.Module, tuple | None]] = []
@@ -68,10 +70,25 @@ def trace(model: nn.Module, run) -> tuple[list[CallSite], object]:
     handles = [m.register_forward_hook(hook) for m in names]
     try:
         result = run()
+    except (MemcheckError, torch.OutOfMemoryError):
+        raise
+    except Exception as exc:
+        raise ModelError(
+            f"the model's forward pass failed on the check's inputs with {type(exc).__name__}: {exc}; "
+            "memcheck feeds the drawn training inputs unchanged, so make the data give what the model takes "
+            "(shape, dtype, device; a transform the training loop applied must be part of the dataset)"
+        ) from exc
     finally:
         for h in handles:
             h.remove()
 
+    broken = next((name for name, _, stats in records if stats is not None and not stats[2]), None)
+    if broken is not None and _has_nan(result):
+        raise ActivationError(
+            f"the model's output contains NaN and layer {broken!r} is the first to produce NaN or inf on the "
+            "check's batches; the model is numerically broken for these inputs (check the weights and the "
+            "input scaling)"
+        )
     totals: dict[str, int] = {}
     for name, _, _ in records:
         totals[name] = totals.get(name, 0) + 1
@@ -85,6 +102,12 @@ def trace(model: nn.Module, run) -> tuple[list[CallSite], object]:
             CallSite(name, index, totals[name], order, isinstance(module, RELU_TYPES), shape, minimum, finite, nonzero)
         )
     return sites, result
+
+
+def _has_nan(output: Any) -> bool:
+    """Whether a forward's output (a tensor, or a tuple/list/dict of them) holds a NaN."""
+    parts = output.values() if isinstance(output, dict) else output if isinstance(output, (tuple, list)) else [output]
+    return any(isinstance(t, torch.Tensor) and t.is_floating_point() and bool(t.isnan().any()) for t in parts)
 
 
 def _suggest(pattern: str, model: nn.Module, sites: list[CallSite]) -> str:
@@ -115,6 +138,12 @@ def resolve(
         return relus[-DEFAULT_LAYER_COUNT:]
 
     patterns = [layers] if isinstance(layers, str) else list(layers)
+    wrong = [p for p in patterns if not isinstance(p, str)]
+    if wrong:
+        raise LayerError(
+            f"layers must be module names (strings), got {wrong[0]!r}; write layers=[{str(wrong[0])!r}] "
+            "(the names of model.named_modules())"
+        )
     if not patterns:
         raise LayerError("layers=[] selects nothing; leave layers unset for the last three ReLU layers")
     module_names = [n for n, _ in model.named_modules() if n]
@@ -137,11 +166,9 @@ def resolve(
             raise LayerError(f"no module named {pattern!r} in {type(model).__name__}.{_suggest(base, model, sites)}")
         reused = sorted({s.name for s in matched if s.calls > 1 and not index})
         if reused:
-            warnings.warn(
+            warn(
                 f"module(s) {', '.join(reused)} run more than once per forward pass; every call is "
-                f"compressed. Name one call with '#i' (e.g. '{reused[0]}#0') to compress only that one.",
-                MemcheckWarning,
-                stacklevel=3,
+                f"compressed. Name one call with '#i' (e.g. '{reused[0]}#0') to compress only that one."
             )
         for s in matched:
             chosen[s.order] = s
@@ -149,15 +176,21 @@ def resolve(
 
 
 def validate(sites: list[CallSite], all_sites: list[CallSite]) -> None:
-    """Check that the chosen sites output finite, non-negative, non-dead activations."""
-    for s in all_sites:
-        if not s.finite:
+    """Check that the chosen sites output finite, non-negative, non-dead activations.
+
+    A non-finite chosen site is blamed on the first non-finite call at or
+    before it in execution order, where the problem starts. Non-finite values
+    in layers the chosen ones do not depend on (after the last one) are left
+    to the logits check.
+    """
+    for chosen in sites:
+        if not chosen.finite:
+            origin = next(s for s in all_sites if not s.finite and s.order <= chosen.order)
+            where = "" if origin is chosen else f" (first seen at layer {origin.label!r})"
             raise ActivationError(
-                f"layer {s.label!r} produced NaN or inf activations on the check's batches; "
+                f"layer {chosen.label!r} produced NaN or inf activations on the check's batches{where}; "
                 "the model is numerically broken for these inputs (check the weights and the input scaling)"
             )
-        if s in sites:
-            break
     for s in sites:
         if s.shape is None:
             raise LayerError(f"layer {s.label!r} does not return a floating-point tensor; pick a ReLU module")
