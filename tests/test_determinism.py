@@ -83,3 +83,15 @@ def test_other_seeds_agree_within_the_reported_intervals(clean_cnn):
     for a in results:
         for b in results:
             assert b.auc_ci[0] <= a.auc <= b.auc_ci[1], (a.auc, b.auc_ci)
+
+
+def test_global_random_state_is_neither_used_nor_advanced(clean_cnn):
+    """Every random choice comes from generators seeded by ``seed``: the caller's RNG streams stay theirs."""
+    model, data = clean_cnn
+    results = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        before = torch.get_rng_state()
+        results.append(numbers(mc.check(model, data.train, method="random", samples_per_class=10, seed=3)))
+        assert torch.equal(torch.get_rng_state(), before)
+    assert results[0] == results[1]
