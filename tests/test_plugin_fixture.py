@@ -73,6 +73,6 @@ def test_memcheck_seed_option(user_project):
 
 
 def test_memcheck_device_that_the_model_is_not_on_is_a_clear_error(user_project):
-    result = user_project.run("--memcheck", "--memcheck-device=meta", "-k", "clean_is")
+    result = user_project.run("--memcheck", "--memcheck-device=cuda", "-k", "clean_is")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*the model is on cpu but device='meta' was asked for*model.to('meta')*"])
+    result.stdout.fnmatch_lines(["*the model is on cpu but device='cuda' was asked for*model.to('cuda')*"])
