@@ -147,7 +147,7 @@ class BaselineStore:
         text = json.dumps(payload, indent=2) + "\n"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            with _locked(self.directory / ".memcheck.lock"):
+            with _locked(self.directory):
                 # every writer holds the lock while it writes: a temporary file seen now was left by a killed one
                 for stale in self.directory.glob(f".{glob.escape(path.name)}.*.tmp") if _CAN_LOCK else ():
                     with contextlib.suppress(OSError):
@@ -189,24 +189,25 @@ def _mode(path: Path) -> int:
 
 
 try:
-    import fcntl as _fcntl  # noqa: F401
+    import fcntl
 except ImportError:  # pragma: no cover - Windows
-    _CAN_LOCK = False
-else:
-    _CAN_LOCK = True
+    fcntl = None  # type: ignore[assignment]
+_CAN_LOCK = fcntl is not None
 
 
 @contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    """An exclusive advisory lock between processes (a no-op where fcntl is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
+def _locked(directory: Path) -> Iterator[None]:
+    """An exclusive advisory lock on the folder itself, between processes.
+
+    Locking the directory leaves no lock file behind for users to commit. A
+    no-op where ``fcntl`` is missing.
+    """
+    if fcntl is None:  # pragma: no cover - Windows
         yield
         return
-    with open(lock_path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
