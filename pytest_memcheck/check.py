@@ -342,6 +342,7 @@ def check(
     iterations: int = DEFAULT_ITERATIONS,
     repeats: int = 1,
     confidence: float = 0.95,
+    score: bool = True,
 ) -> CheckResult:
     """Measure how well ``model`` survives compression of its deep activations.
 
@@ -355,6 +356,10 @@ def check(
     ``ks`` defaults to ranks (1, 2, 3, 4, 6, 8, 12, 16) for ``"nmf"``/``"pca"`` and
     to kept fractions (0.02 ... 0.9) for ``"random"``. The model is left exactly
     as found: hooks removed, train/eval flags restored, no gradients, no writes.
+
+    ``score`` (default True) also fills ``CheckResult.score``, the AuC on a scale
+    shared by architectures (multi-class NMF; one more sweep unless this check
+    is that one); ``score=False`` skips it and leaves the score NaN.
     """
     started = time.perf_counter()
     _require_whole(repeats, "repeats", 1)
@@ -379,7 +384,24 @@ def check(
         confidence=confidence,
         classes=runs[0][0].classes,
     )
-    return _summarize(probe, runs, labels, settings, started)
+    result = _summarize(probe, runs, labels, settings, started)
+    if {"method": method, "batches": batches} != stats.SCORE_CHECK or residual:
+        args = (model, data, layers, method, ks, samples_per_class, seed, device, classes, output, iterations)
+        result.score = _score(*args) if score else float("nan")
+    return result
+
+
+def _score(model, data, layers, method, ks, samples_per_class, seed, device, classes, output, iterations) -> float:
+    """``CheckResult.score``: the :data:`stats.SCORE_CHECK`'s normalized AuC, on a draw of the same size.
+
+    A check of another kind (single-class, PCA, random, residual) measures it
+    with one more sweep, so that every result carries the cross-architecture score.
+    """
+    ranks = None if method == "random" else ks  # random ablation's ks are kept fractions, not ranks
+    return check(
+        model, data, layers=layers, ks=ranks, samples_per_class=samples_per_class, seed=seed,
+        device=device, classes=classes, output=output, iterations=iterations, score=False, **stats.SCORE_CHECK,
+    ).score
 
 
 def layerwise(

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Compression that never moves accuracy below ``base - SATURATION_TOL`` at any
-#: k leaves nothing to measure.
-SATURATION_TOL = 0.02
+#: A check whose AuC (mean accuracy over the k grid) stays within this of the
+#: uncompressed accuracy barely moved the predictions: it sees nothing.
+SATURATION_TOL = 0.1
+
+#: The check whose AuC is the cross-architecture score: multi-class NMF. In the
+#: label-noise zoo it ranked three architectures by test error far better than
+#: any normalization of the single-class AuC (docs/validation.md).
+SCORE_CHECK = {"method": "nmf", "batches": "multi"}
 
 
 def bootstrap_ci(
@@ -32,15 +37,25 @@ def bootstrap_ci(
 
 
 def is_saturated(curve: dict[float, float], base_accuracy: float, tol: float = SATURATION_TOL) -> bool:
-    """True when no k of the grid brought accuracy noticeably below the uncompressed one."""
-    return min(curve.values()) >= base_accuracy - tol
+    """True when compression cost less than ``tol`` of the uncompressed accuracy, averaged over k.
+
+    Measured on the label-noise zoo: digits MLPs keep an AuC of 0.93-1.0 at
+    every noise level (a rank-1 factor of a single-class batch is close to its
+    mean, which keeps the label), so no threshold separates their p; CNNs stay
+    below 0.81 even when clean. The older rule (no k below ``base - 0.02``)
+    missed 6 of the 18 MLPs, whose rank-1 point dips while the AuC stays ~0.96.
+    """
+    return sum(curve.values()) / len(curve) >= base_accuracy - tol
 
 
 def normalized_score(auc: float, base_accuracy: float) -> float:
-    """The AuC relative to the uncompressed accuracy of the same batches.
+    """The AuC of the :data:`SCORE_CHECK` relative to the uncompressed accuracy of its batches.
 
-    A model that does not even fit its training batches loses AuC for a reason
-    other than non-linearity; dividing by the base accuracy removes that part.
+    Multi-class batches need the network's non-linearity to keep classes apart,
+    so their AuC measures how much a network relies on it on a scale that the
+    architectures share; single-class AuCs sit on a scale of their own per
+    architecture. Dividing by the base accuracy discounts a model that does not
+    even fit its training batches.
     """
     return auc / base_accuracy if base_accuracy > 0 else 0.0
 
