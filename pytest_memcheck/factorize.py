@@ -18,9 +18,9 @@ from .errors import MemcheckError
 
 Ranks = Union[int, Sequence[int], torch.Tensor]
 
-#: Multiplicative-update iterations from an NNDSVDa start. The check's AuC stops
-#: moving at about 25-40 (see benchmarks/bench_iterations.py); 50 leaves margin.
-DEFAULT_ITERATIONS = 50
+#: HALS iterations from an NNDSVDa start: the check's AuC matches 50 iterations
+#: of multiplicative updates within its noise from about 8 on (docs/performance.md).
+DEFAULT_ITERATIONS = 10
 
 
 class TopSVD(NamedTuple):
@@ -90,28 +90,139 @@ def top_svd(A: torch.Tensor, r: int) -> TopSVD:
 def nndsvda(A: torch.Tensor, svd: TopSVD, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """NNDSVD initialisation (Boutsidis & Gallopoulos 2008), zeros filled with A's mean.
 
-    Deterministic, so the same activations always give the same factors.
+    Deterministic, so the same activations always give the same factors. Each
+    component keeps the sign side of its singular pair with the larger norm
+    product; written with few full-size passes because at the check's short
+    iteration counts the start costs as much as a few sweeps.
     """
     U, S, Vh = svd
-    up, un = U.clamp_min(0), (-U).clamp_min(0)
-    vp, vn = Vh.clamp_min(0), (-Vh).clamp_min(0)
-    nup, nun = up.norm(dim=1), un.norm(dim=1)  # (b, r)
-    nvp, nvn = vp.norm(dim=2), vn.norm(dim=2)
+    up, vp = U.clamp_min(0), Vh.clamp_min(0)
+    nup, nun = up.norm(dim=1), U.clamp_max(0).norm(dim=1)  # (b, r)
+    nvp, nvn = vp.norm(dim=2), Vh.clamp_max(0).norm(dim=2)
     pos = nup * nvp >= nun * nvn
+    sign = torch.where(pos, 1.0, -1.0).to(U.dtype)
     sigma = torch.where(pos, nup * nvp, nun * nvn)
-    u = torch.where(pos[:, None, :], up / nup.clamp_min(1e-30)[:, None, :], un / nun.clamp_min(1e-30)[:, None, :])
-    v = torch.where(pos[:, :, None], vp / nvp.clamp_min(1e-30)[:, :, None], vn / nvn.clamp_min(1e-30)[:, :, None])
     scale = (S * sigma).sqrt()
+    u_norm, v_norm = torch.where(pos, nup, nun), torch.where(pos, nvp, nvn)
     # The leading singular pair of a non-negative matrix is non-negative up to sign.
-    scale[:, 0] = S[:, 0].sqrt()
-    u[:, :, 0] = U[:, :, 0].abs()
-    v[:, 0, :] = Vh[:, 0, :].abs()
-    W = u * scale[:, None, :]
-    H = v * scale[:, :, None]
-    fill = A.mean(dim=(1, 2), keepdim=True)
-    W = torch.where(W == 0, fill, W) * mask[:, None, :]
-    H = torch.where(H == 0, fill, H) * mask[:, :, None]
+    sign[:, 0], scale[:, 0], u_norm[:, 0], v_norm[:, 0] = 1.0, S[:, 0].sqrt(), 1.0, 1.0
+    u = (U * sign[:, None, :]).clamp_min_(0)
+    v = (Vh * sign[:, :, None]).clamp_min_(0)
+    u[:, :, 0], v[:, 0, :] = U[:, :, 0].abs(), Vh[:, 0, :].abs()
+    fill = A.mean(dim=(1, 2), keepdim=True) * mask[:, None, :]  # (b, 1, r)
+    u_step = (scale / u_norm.clamp_min(1e-30) * mask)[:, None, :]
+    v_step = (scale / v_norm.clamp_min(1e-30) * mask)[:, :, None]
+    W = torch.where(u > 0, u.mul_(u_step), fill)
+    H = torch.where(v > 0, v.mul_(v_step), fill.mT)
     return W, H
+
+
+def _hals_sweep(F: torch.Tensor, P: torch.Tensor, Q: torch.Tensor, mask: torch.Tensor) -> None:
+    """One HALS pass over the rows of ``F`` (``(b, r, n)``), in place.
+
+    Row ``j`` is the exact non-negative minimiser with the other rows fixed:
+    ``F_j <- max(0, F_j + (P_j - Q_j F) / Q_jj)`` with ``P = G X`` and ``Q = G G^T``
+    for the other factor ``G``, written as ``max(0, Ps_j - R_j F)`` with the
+    scaled ``Ps = P / Q_jj`` and ``R = Q / Q_jj - I`` so that a row costs two
+    kernels (small layers are bound by per-kernel overhead, not arithmetic).
+    Rows beyond a problem's rank have a zero step and zero ``R`` row, so they
+    stay exactly zero.
+    """
+    eps = torch.finfo(F.dtype).eps
+    step = (mask / (Q.diagonal(dim1=1, dim2=2) + eps))[:, :, None]  # (b, r, 1)
+    Ps = (P * step).split(1, dim=1)
+    R = (Q * step - torch.diag_embed(mask)).split(1, dim=1)
+    for p, q, row in zip(Ps, R, F.split(1, dim=1)):
+        row.copy_(torch.baddbmm(p, q, F, alpha=-1).clamp_min_(0))
+
+
+def _hals(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor, mask: torch.Tensor, iterations: int):
+    """Hierarchical alternating least squares (Cichocki & Phan 2009).
+
+    Per iteration the same matrix products as multiplicative updates, but each
+    row update is exact, so about 10 iterations reach what 50 MU iterations do
+    (docs/performance.md). ``W`` is kept transposed so that its rows are contiguous.
+    """
+    Wt, H = W.mT.contiguous(), H.contiguous()
+    for _ in range(iterations):
+        _hals_sweep(H, Wt @ X, Wt @ Wt.mT, mask)
+        _hals_sweep(Wt, (X @ H.mT).mT.contiguous(), H @ H.mT, mask)
+    return Wt.mT, H
+
+
+def _mu(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor, mask: torch.Tensor, iterations: int):
+    """Multiplicative updates (Lee & Seung 2001): the paper's solver, kept as the reference."""
+    eps = torch.finfo(X.dtype).eps
+    Xt = X.mT
+    for _ in range(iterations):
+        H = H * (W.mT @ X) / ((W.mT @ W) @ H + eps)
+        W = W * (H @ Xt).mT / (W @ (H @ H.mT) + eps)
+    return W, H
+
+
+_SOLVERS = {"hals": _hals, "mu": _mu}
+#: Iterations each solver needs for the check's AuC to stop moving (docs/performance.md).
+SOLVER_ITERATIONS = {"hals": DEFAULT_ITERATIONS, "mu": 50}
+
+
+def rank_buckets(ranks: Sequence[int], group: bool) -> list[list[int]]:
+    """Indices of the problems solved together, grouped by rank.
+
+    A solve costs in proportion to its largest rank, so solving every rank at
+    the grid's maximum wastes work (2.5x for the default grid). Ranks are
+    grouped by power of two (1-2, 3-4, 5-8, 9-16, ...): at most 2x padding, and
+    few enough groups that the per-call overhead stays small. ``group=False``
+    solves everything in one call, best where kernel launches, not arithmetic,
+    bound the time (GPUs at these sizes).
+    """
+    if not group:
+        return [list(range(len(ranks)))]
+    buckets: dict[int, list[int]] = {}
+    for i, k in enumerate(ranks):
+        buckets.setdefault(max((int(k) - 1).bit_length(), 1), []).append(i)
+    return [buckets[key] for key in sorted(buckets)]
+
+
+def _start(
+    X: torch.Tensor, ranks: torch.Tensor, r: int, init: str, svd: TopSVD | None, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Initial factors of rank ``r`` (masked to each problem's rank) and the mask."""
+    b, m, q = X.shape
+    mask = rank_mask(ranks, r).to(X.dtype)
+    if init == "nndsvda":
+        return (*nndsvda(X, top_svd(X, r) if svd is None else svd, mask), mask)
+    avg = (X.mean(dim=(1, 2), keepdim=True) / r).sqrt()
+    W = torch.rand((b, m, r), generator=generator, dtype=X.dtype).to(X.device) * avg * mask[:, None, :]
+    H = torch.rand((b, r, q), generator=generator, dtype=X.dtype).to(X.device) * avg * mask[:, :, None]
+    return W, H, mask
+
+
+def _unit_scale(A: torch.Tensor) -> torch.Tensor:
+    """Each problem's maximum, ``(b, 1, 1)`` in the compute dtype, after validating ``A``.
+
+    Problems are divided by it so that one epsilon fits all of them. Two fast
+    reductions (NaN propagates through both) and one host synchronisation,
+    before the solver loop: ``isfinite`` and ``< 0`` masks, or ``aminmax``, cost
+    a quarter of a whole check on CPU.
+    """
+    if not torch.is_floating_point(A):
+        raise MemcheckError(f"NMF needs a floating-point matrix, got {A.dtype}")
+    work = torch.float64 if A.dtype == torch.float64 else torch.float32
+    hi = A.flatten(1).amax(dim=1).to(work)
+    nan, inf, low = torch.stack([hi.isnan().any(), hi.isinf().any(), A.amin().to(work)]).tolist()
+    if nan or inf or low != low or low == float("-inf"):
+        raise MemcheckError("NMF input has NaN or inf entries; check the model and its inputs")
+    if low < 0:
+        raise MemcheckError(
+            f"NMF needs a non-negative matrix, got a minimum of {low:.3g}; factorize the output of a ReLU"
+        )
+    return hi.clamp_min(torch.finfo(work).tiny)[:, None, None]
+
+
+def _bucket_svd(svd: TopSVD, idx: torch.Tensor, r: int, scale: torch.Tensor) -> TopSVD:
+    """A caller's triplets for the problems ``idx``, cut to rank ``r`` and rescaled like ``X``."""
+    dtype = scale.dtype
+    return TopSVD(svd.U[idx, :, :r].to(dtype), svd.S[idx, :r].to(dtype) / scale[:, 0], svd.Vh[idx, :r].to(dtype))
 
 
 def nmf(
@@ -119,9 +230,11 @@ def nmf(
     k: Ranks,
     *,
     seed: int = 0,
-    iterations: int = DEFAULT_ITERATIONS,
+    iterations: int | None = None,
     init: str = "nndsvda",
     svd: TopSVD | None = None,
+    solver: str = "hals",
+    group_ranks: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rank-``k`` non-negative factorization ``A ~= U @ V`` under the Frobenius loss.
 
@@ -130,53 +243,41 @@ def nmf(
     shape ``(..., r, q)`` with ``r = max(k)``; a matrix of smaller rank gets zero
     columns/rows beyond its rank, so ``U @ V`` is its rank-``k`` approximation.
 
-    Solved by multiplicative updates (Lee & Seung) from an NNDSVDa start on A's
-    device, with a fixed iteration count: no host synchronisation in the loop
-    and bit-identical results for the same input on the same device. ``seed``
-    only matters for ``init="random"``. ``svd`` lets a caller reuse leading
-    singular triplets it already computed for the same matrices.
+    Solved on A's device from an NNDSVDa start by ``solver`` (``"hals"``, or
+    ``"mu"`` for the paper's multiplicative updates) with a fixed iteration
+    count (default: :data:`SOLVER_ITERATIONS`): no host synchronisation in the
+    loop and bit-identical results for the same input on the same device.
+    Computed in float32 or float64 (half inputs are promoted, results returned
+    in A's dtype). ``seed`` only matters for ``init="random"``. ``svd`` lets a
+    caller reuse leading singular triplets it already computed for the same
+    matrices. ``group_ranks`` (default: on CPU only) solves problems of similar
+    rank together instead of all at the largest rank; see :func:`rank_buckets`.
     """
+    if solver not in _SOLVERS:
+        raise MemcheckError(f"unknown NMF solver {solver!r}; use 'hals' or 'mu'")
+    if init not in ("nndsvda", "random"):
+        raise MemcheckError(f"unknown NMF init {init!r}; use 'nndsvda' or 'random'")
+    iterations = SOLVER_ITERATIONS[solver] if iterations is None else iterations
+    if iterations < 0:
+        raise MemcheckError(f"iterations must be >= 0, got {iterations}")
     A3, squeeze = _as_batch(A)
-    if not torch.is_floating_point(A3):
-        raise MemcheckError(f"NMF needs a floating-point matrix, got {A3.dtype}")
-    if not torch.isfinite(A3).all():
-        raise MemcheckError("NMF input has NaN or inf entries; check the model and its inputs")
-    if (A3 < 0).any():
-        raise MemcheckError(
-            f"NMF needs a non-negative matrix, got a minimum of {float(A3.min()):.3g}; "
-            "factorize the output of a ReLU"
-        )
+    scale = _unit_scale(A3)
     b, m, q = A3.shape
     ranks = _rank_vector(k, b, min(m, q), A3.device)
-    r = int(ranks.max())
-    mask = rank_mask(ranks, r).to(A3.dtype)
-
-    # Scale every problem to unit maximum so that one epsilon fits all of them.
-    scale = A3.amax(dim=(1, 2), keepdim=True).clamp_min(torch.finfo(A3.dtype).tiny)
-    X = A3 / scale
-    if init == "nndsvda":
-        if svd is None:
-            svd = top_svd(X, r)
-        else:
-            svd = TopSVD(svd.U[..., :r], svd.S[..., :r] / scale[:, 0], svd.Vh[:, :r, :])
-        W, H = nndsvda(X, svd, mask)
-    elif init == "random":
-        g = torch.Generator().manual_seed(seed)
-        avg = (X.mean(dim=(1, 2), keepdim=True) / r).sqrt()
-        W = torch.rand((b, m, r), generator=g, dtype=X.dtype).to(X.device) * avg * mask[:, None, :]
-        H = torch.rand((b, r, q), generator=g, dtype=X.dtype).to(X.device) * avg * mask[:, :, None]
-    else:
-        raise MemcheckError(f"unknown NMF init {init!r}; use 'nndsvda' or 'random'")
-
-    eps = torch.finfo(X.dtype).eps
-    Xt = X.mT
-    for _ in range(iterations):
-        H = H * (W.mT @ X) / ((W.mT @ W) @ H + eps)
-        W = W * (H @ Xt).mT / (W @ (H @ H.mT) + eps)
-    U = W * scale
-    if squeeze:
-        return U[0], H[0]
-    return U, H
+    rank_list = ranks.tolist()
+    generator = torch.Generator().manual_seed(seed)
+    group = A3.device.type == "cpu" if group_ranks is None else group_ranks
+    U, V = scale.new_zeros((b, m, max(rank_list))), scale.new_zeros((b, max(rank_list), q))
+    for members in rank_buckets(rank_list, group):
+        idx = torch.tensor(members, device=A3.device)
+        r = max(rank_list[i] for i in members)
+        X = A3.index_select(0, idx).to(scale.dtype).div_(scale[idx])
+        part = None if svd is None else _bucket_svd(svd, idx, r, scale[idx])
+        W, H, mask = _start(X, ranks[idx], r, init, part, generator)
+        W, H = _SOLVERS[solver](X, W, H, mask, iterations)
+        U[idx, :, :r], V[idx, :r] = W * scale[idx], H
+    U, V = U.to(A3.dtype), V.to(A3.dtype)
+    return (U[0], V[0]) if squeeze else (U, V)
 
 
 def low_rank(A: torch.Tensor, k: Ranks, *, svd: TopSVD | None = None) -> torch.Tensor:

@@ -1,0 +1,95 @@
+"""End-to-end time of a default check on the example CNN, and how it grows.
+
+Prints the default check's time split into forward passes and solver (best of
+a few runs), the same with the paper's solver (50 multiplicative-update
+iterations, no rank grouping) for reference, then one table row per size
+varied alone: classes, samples per class and layer width (the CNN's
+``width``; random weights, timing does not depend on training). The cost
+should be linear in classes x samples per class.
+
+    .venv/bin/python benchmarks/bench_check.py [--threads N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import digits_cnn  # noqa: E402
+
+import pytest_memcheck as mc  # noqa: E402
+from pytest_memcheck import compress, factorize, zoo  # noqa: E402
+
+
+def timed_check(model, data, repeats: int, **kwargs: Any) -> dict[str, float]:
+    """Best-of-``repeats`` timings of one check (after a warm-up), with its AuC."""
+    mc.check(model, data, **kwargs)
+    runs = [mc.check(model, data, **kwargs) for _ in range(repeats)]
+    best = min(runs, key=lambda r: r.timings["total"])
+    return {**best.timings, "auc": best.auc}
+
+
+def reference_solver():
+    """Context in which checks use the paper's solver (MU at the grid's largest rank; pass iterations=50)."""
+    return _Patched(functools.partial(factorize.nmf, solver="mu", group_ranks=False))
+
+
+class _Patched:
+    def __init__(self, solver) -> None:
+        self.solver = solver
+
+    def __enter__(self) -> None:
+        self.saved, compress.nmf = compress.nmf, self.solver
+
+    def __exit__(self, *exc) -> None:
+        compress.nmf = self.saved
+
+
+def synthetic_data(classes: int, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(classes * per_class, 1, 8, 8, generator=g), torch.arange(classes * per_class) % classes
+
+
+def scaling_rows(quick: bool) -> list[tuple[str, int, int, int]]:
+    """(what varies, classes, samples per class, width): each size varied alone around 10 x 50 x 16."""
+    rows = [("classes", c, 50, 16) for c in ((5, 10) if quick else (5, 10, 20, 40))]
+    rows += [("samples", 10, n, 16) for n in ((25, 50) if quick else (25, 50, 100, 200))]
+    rows += [("width", 10, 50, w) for w in ((8, 16) if quick else (8, 16, 32, 64))]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: reproducible on a shared machine)")
+    parser.add_argument("--quick", action="store_true", help="fewer sizes, one timed run each")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    repeats = 1 if args.quick else 3
+
+    model, data = digits_cnn(0.0)
+    print(f"default check of the digits CNN (10 classes x 50, 3 layers, 8 ranks), {args.threads} threads, best of {repeats}")
+    print(f"{'solver':28s} {'total s':>8s} {'forward s':>9s} {'solver s':>8s} {'AuC':>6s}")
+    ours = timed_check(model, data.train, repeats)
+    with reference_solver():
+        ref = timed_check(model, data.train, repeats, iterations=50)
+    for name, t in (("hals 10 it, rank groups", ours), ("mu 50 it, max rank (paper)", ref)):
+        print(f"{name:28s} {t['total']:8.3f} {t['forward']:9.3f} {t['solver']:8.3f} {t['auc']:6.3f}")
+    print(f"speedup total x{ref['total'] / ours['total']:.1f}, solver x{ref['solver'] / ours['solver']:.1f}")
+
+    print(f"\n{'varied':8s} {'classes':>7s} {'per cls':>7s} {'width':>5s} {'total s':>8s} {'solver s':>8s} {'us/sample':>9s}")
+    for what, classes, per_class, width in scaling_rows(args.quick):
+        torch.manual_seed(0)
+        net = zoo.digits_cnn(width).eval()
+        t = timed_check(net, synthetic_data(classes, per_class), repeats, samples_per_class=per_class)
+        per_sample = t["total"] / (classes * per_class) * 1e6
+        print(f"{what:8s} {classes:7d} {per_class:7d} {width:5d} {t['total']:8.3f} {t['solver']:8.3f} {per_sample:9.0f}")
+
+
+if __name__ == "__main__":
+    main()
