@@ -22,13 +22,14 @@ from .errors import (
     LayerError,
     MemcheckError,
     MemcheckWarning,
+    ModelError,
 )
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "check": ".check",
-    "layerwise": ".check",
+    "check": ".engine",
+    "layerwise": ".engine",
     "CheckResult": ".result",
     "nmf": ".factorize",
     "MemorizationMonitor": ".monitor",
@@ -46,13 +47,14 @@ __all__ = [
     "LayerError",
     "MemcheckError",
     "MemcheckWarning",
+    "ModelError",
     "__version__",
     *_LAZY,
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .assertions import assert_no_regression, assert_not_memorizing
-    from .check import check, layerwise
+    from .engine import check, layerwise
     from .factorize import nmf
     from .gate import Thresholds, Verdict, decide
     from .monitor import MemorizationMonitor

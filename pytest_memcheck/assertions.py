@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .baseline import BaselineStore, settings_mismatch
-from .check import check
+from .engine import check
 from .errors import MemcheckError
 from .gate import FAIL, INCONCLUSIVE, PASS, Thresholds, Verdict, decide
 from .outcome import UPDATE_HINT, Outcome, evaluate

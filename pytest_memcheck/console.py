@@ -24,7 +24,7 @@ def results_table(results: Mapping[str, CheckResult], title: str = "memcheck") -
             r.method if r.settings.get("batches", "single") == "single" else f"{r.method} (multi)",
             f"{r.auc:.3f}",
             f"{lo:.2f}-{hi:.2f}",
-            f"{r.score:.3f}",
+            "-" if r.score is None else f"{r.score:.3f}",
             f"{r.base_accuracy:.3f}",
             f"{r.timings.get('total', 0.0):.2f}s",
             "saturated" if r.saturated else "",

@@ -62,6 +62,21 @@ def rank_mask(ranks: torch.Tensor, r: int) -> torch.Tensor:
     return (torch.arange(r, device=ranks.device) < ranks[:, None]).float()
 
 
+def _eigh(gram: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigendecomposition of Gram matrices, retried in float64 where float32 does not converge.
+
+    float32 ``eigh`` fails on some rank-deficient Grams (layers with many dead
+    units); the Grams are small, so the float64 retry is cheap.
+    """
+    try:
+        return torch.linalg.eigh(gram)
+    except torch.linalg.LinAlgError:
+        if gram.dtype == torch.float64:
+            raise
+        evals, evecs = torch.linalg.eigh(gram.double())
+        return evals.to(gram.dtype), evecs.to(gram.dtype)
+
+
 def top_svd(A: torch.Tensor, r: int) -> TopSVD:
     """The ``r`` leading singular triplets of each matrix of a ``(b, m, q)`` stack.
 
@@ -74,13 +89,13 @@ def top_svd(A: torch.Tensor, r: int) -> TopSVD:
     work = A if A.dtype == torch.float64 else A.float()
     tiny = torch.finfo(work.dtype).eps
     if q <= m:
-        evals, evecs = torch.linalg.eigh(work.mT @ work)
+        evals, evecs = _eigh(work.mT @ work)
         S = evals.flip(-1)[:, :r].clamp_min(0).sqrt()
         V = evecs.flip(-1)[:, :, :r]
         U = (work @ V) / S.clamp_min(tiny)[:, None, :]
         Vh = V.mT
     else:
-        evals, evecs = torch.linalg.eigh(work @ work.mT)
+        evals, evecs = _eigh(work @ work.mT)
         S = evals.flip(-1)[:, :r].clamp_min(0).sqrt()
         U = evecs.flip(-1)[:, :, :r]
         Vh = (U.mT @ work) / S.clamp_min(tiny)[:, :, None]

@@ -31,7 +31,7 @@ class MemcheckFixture:
 
     def check(self, model: Any, data: Any, **kwargs: Any):
         """:func:`pytest_memcheck.check` with the session's seed and device."""
-        from .check import check
+        from .engine import check
 
         return check(model, data, **self._kwargs(kwargs))
 

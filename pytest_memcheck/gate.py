@@ -80,19 +80,29 @@ def _floor(result: CheckResult, min_auc: float) -> tuple[str, str, float, float]
     return status, reason + (_NARROW if status == INCONCLUSIVE else ""), margin, min_auc
 
 
+def _pairing(result: CheckResult, baseline: CheckResult, candidate: np.ndarray, recorded: np.ndarray) -> str | None:
+    """How the two results can be paired: same samples, same class batches, or not at all.
+
+    Needs per-sample scores in both (an older baseline may have none).
+    """
+    if not (result.samples and baseline.samples):
+        return None
+    if candidate.shape == recorded.shape and result.settings.get("draw") == baseline.settings.get("draw"):
+        return "samples"
+    same_classes = result.settings.get("classes") == baseline.settings.get("classes")
+    single = result.settings.get("batches", "single") == baseline.settings.get("batches", "single") == "single"
+    repeats = result.settings.get("repeats", 1) == baseline.settings.get("repeats", 1) == 1
+    return "classes" if same_classes and single and repeats and candidate.shape[0] == recorded.shape[0] else None
+
+
 def _regression(result: CheckResult, baseline: CheckResult, max_drop: float) -> tuple[str, str, float, float]:
     candidate = np.asarray(result.samples, dtype=float) if result.samples else np.array([result.auc])
     recorded = np.asarray(baseline.samples, dtype=float) if baseline.samples else np.array([baseline.auc])
-    # paired only when both hold per-sample scores of the same draw (an older baseline may have none)
-    paired = (
-        bool(result.samples and baseline.samples)
-        and candidate.shape == recorded.shape
-        and result.settings.get("draw") == baseline.settings.get("draw")
-    )
+    pairing = _pairing(result, baseline, candidate, recorded)
     delta, ci = difference_ci(
         candidate,
         recorded,
-        paired=paired,
+        pairing=pairing,
         candidate_ci=result.auc_ci,
         baseline_ci=baseline.auc_ci,
         confidence=result.settings.get("confidence", 0.95),
@@ -100,7 +110,7 @@ def _regression(result: CheckResult, baseline: CheckResult, max_drop: float) -> 
     )
     status = _side(delta, ci, -max_drop)
     where = {PASS: "within", FAIL: "beyond", INCONCLUSIVE: "straddling"}[status]
-    how = "paired on the same samples" if paired else "independent draws"
+    how = {"samples": "paired on the same samples", "classes": "paired by class"}.get(pairing or "", "independent draws")
     reason = (
         f"AuC {result.auc:.3f} vs the baseline's {baseline.auc:.3f}: change {delta:+.3f} ({_level(result)} {ci[0]:+.3f} to "
         f"{ci[1]:+.3f}, {how}) is {where} max_drop {max_drop:.3f}"

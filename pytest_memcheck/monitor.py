@@ -20,7 +20,7 @@ import numpy as np
 from torch import nn
 
 from .batches import draw
-from .check import check
+from .engine import check
 from .result import CheckResult
 
 #: A light check: one per epoch must cost little next to the epoch itself.

@@ -23,7 +23,7 @@ class CheckResult:
 
     auc: float
     auc_ci: tuple[float, float]
-    score: float
+    score: float | None
     saturated: bool
     curve: dict[float, float]
     per_class: dict[int, float]
@@ -70,7 +70,9 @@ class CheckResult:
         lo, hi = self.auc_ci
         flag = " (saturated: the check sees nothing on this model)" if self.saturated else ""
         return (
-            f"{self.method} AuC {self.auc:.3f} [{lo:.3f}, {hi:.3f}], score {self.score:.3f}, "
+            f"{self.method} AuC {self.auc:.3f} [{lo:.3f}, {hi:.3f}]"
+            + ("" if self.score is None else f", score {self.score:.3f}")
+            + ", "
             f"base accuracy {self.base_accuracy:.3f}, layers {', '.join(self.layers)}{flag}"
         )
 

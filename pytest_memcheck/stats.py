@@ -64,21 +64,33 @@ def difference_ci(
     candidate: np.ndarray,
     baseline: np.ndarray,
     *,
-    paired: bool,
+    pairing: str | None,
     candidate_ci: tuple[float, float],
     baseline_ci: tuple[float, float],
     confidence: float = 0.95,
     seed: int = 0,
+    n_boot: int = 2000,
 ) -> tuple[float, tuple[float, float]]:
     """Change of the AuC from a baseline, with its interval.
 
-    On the same drawn samples (``paired``) the per-sample differences are
-    bootstrapped: an unchanged model gives exactly zero, and the interval only
-    reflects how the change varies over classes and samples. Otherwise the two
+    ``pairing="samples"`` (the same drawn samples): the per-sample differences
+    are bootstrapped, so an unchanged model gives exactly zero.
+    ``pairing="classes"`` (the same class batches, other samples of each class):
+    classes are resampled together and samples independently, so the large
+    spread between classes, shared by both results, cancels. ``None``: the two
     results are independent and their intervals combine in quadrature.
     """
     delta = float(candidate.mean() - baseline.mean())
-    if paired and candidate.shape == baseline.shape and candidate.size:
-        return delta, bootstrap_ci(candidate - baseline, confidence=confidence, seed=seed)
+    if pairing == "samples" and candidate.shape == baseline.shape and candidate.size:
+        return delta, bootstrap_ci(candidate - baseline, confidence=confidence, seed=seed, n_boot=n_boot)
+    if pairing == "classes" and candidate.ndim == baseline.ndim == 2 and candidate.shape[0] == baseline.shape[0]:
+        rng = np.random.default_rng(seed)
+        groups = candidate.shape[0]
+        g = rng.integers(0, groups, size=(n_boot, groups))[:, :, None]
+        boot = lambda a: a[g, rng.integers(0, a.shape[1], size=(n_boot, groups, a.shape[1]))].mean(axis=(1, 2))  # noqa: E731
+        diffs = boot(candidate) - boot(baseline)
+        alpha = (1 - confidence) / 2
+        lo, hi = np.quantile(diffs, [alpha, 1 - alpha])
+        return delta, (float(lo), float(hi))
     half = float(np.hypot((candidate_ci[1] - candidate_ci[0]) / 2, (baseline_ci[1] - baseline_ci[0]) / 2))
     return delta, (delta - half, delta + half)

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from . import stats, zoo
-from .check import check, layerwise
+from .engine import check, layerwise
 from .result import CheckResult
 
 Record = dict[str, Any]

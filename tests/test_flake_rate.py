@@ -15,5 +15,5 @@ def test_gate_verdicts_do_not_depend_on_the_seed(monkeypatch):
     monkeypatch.syspath_prepend(str(PROJECT))
     flake_rate = runpy.run_path(str(PROJECT / "flake_rate.py"))
     tally = flake_rate["main"](["--seeds", "20", "--threads", "1"])
-    assert tally["accepted"]["fail"] == 0 and tally["accepted"]["pass"] >= 18
-    assert tally["candidate"]["pass"] == 0
+    assert tally["accepted"]["pass"] == 20  # never fails, never inconclusive
+    assert tally["candidate"]["fail"] == 20  # never passes

@@ -116,9 +116,20 @@ def test_drop_whose_interval_straddles_the_limit_is_inconclusive():
     assert "independent draws" in verdict.reasons[0] and "straddling" in verdict.reasons[0]
 
 
-def test_results_on_other_draws_are_not_paired():
+def test_other_draws_of_the_same_classes_are_paired_by_class():
+    # other samples of the same class batches: the between-class spread cancels
+    spread = [[0.5 + 0.01 * (i % 3) for i in range(30)], [0.9 + 0.01 * (i % 3) for i in range(30)]]  # mean 0.71
+    base = result(0.71, (0.5, 0.92), samples=spread, draw="a")
+    cand = result(0.69, (0.48, 0.9), samples=shifted(spread, -0.02), draw="b")
+    verdict = decide(cand, Thresholds(max_drop=0.1), base)
+    assert "paired by class" in verdict.reasons[0]
+    assert verdict.status == PASS  # unpaired, intervals of +-0.2 would have straddled the limit
+
+
+def test_results_on_other_classes_are_not_paired():
     base = result(0.7, (0.69, 0.71), samples=SAMPLES, draw="a")
     cand = result(0.7, (0.69, 0.71), samples=SAMPLES, draw="b")
+    cand.settings["classes"] = [0, 2]
     verdict = decide(cand, Thresholds(max_drop=0.05), base)
     assert "independent draws" in verdict.reasons[0]
     assert verdict.status == PASS

@@ -9,10 +9,6 @@ import torch
 import pytest_memcheck as mc
 from pytest_memcheck import zoo
 
-# MemorizationMonitor imports pytest_memcheck.check; resolve the lazy mc.check first, or that
-# import binds the *module* to mc.check for the other tests of this worker.
-mc.check  # noqa: B018
-
 
 def _monitor(**kwargs) -> mc.MemorizationMonitor:
     """A monitor fed by hand (record()); the data is only drawn, never checked."""

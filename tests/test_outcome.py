@@ -156,9 +156,9 @@ def test_compare_unchanged_model_passes_and_never_writes(model, store):
 
 def test_compare_other_seed_is_still_compared(model, store):
     store.save("m", result(0.7, 0.02), fingerprint(model))
-    out = evaluate("m", model, result(0.7, 0.02, seed=3, draw="other"), Thresholds(max_drop=0.05), store)
+    out = evaluate("m", model, result(0.7, 0.02, seed=3, draw="other"), Thresholds(max_drop=0.3), store)
     assert out.baseline_state == "compared" and out.status == PASS
-    assert "independent draws" in out.verdict.reasons[0]
+    assert "paired by class" in out.verdict.reasons[0]  # other samples of the same class batches
 
 
 def test_compare_regression_fails_and_explains(model, store):

@@ -13,10 +13,7 @@ import torch
 
 import pytest_memcheck as mc
 
-# Resolve the lazy mc.check before importing a submodule that imports pytest_memcheck.check:
-# that import would bind the *module* to mc.check for the other tests of this worker.
-mc.check  # noqa: B018
-from pytest_memcheck import study, zoo  # noqa: E402
+from pytest_memcheck import study, zoo
 
 TINY = study.StudyConfig(families=("tiny_mlp",), ps=(0.0, 0.5, 1.0), seeds=(0,), samples_per_class=6, ks=(1, 2, 4))
 
@@ -140,7 +137,7 @@ def test_saturation_rule_on_an_mlp_like_and_a_cnn_like_curve():
 
 
 def test_score_is_the_multi_class_checks_normalized_auc(tiny_data):
-    from pytest_memcheck.check import check
+    from pytest_memcheck.engine import check
 
     torch.manual_seed(0)
     model = zoo.mlp(inputs=64, width=16, depth=2, classes=4)
@@ -148,5 +145,5 @@ def test_score_is_the_multi_class_checks_normalized_auc(tiny_data):
     multi = check(model, tiny_data, batches="multi", **kwargs)
     assert multi.score == pytest.approx(multi.auc / multi.base_accuracy)
     for method in ("nmf", "pca"):
-        assert check(model, tiny_data, method=method, **kwargs).score == pytest.approx(multi.score)
-    assert math.isnan(check(model, tiny_data, score=False, **kwargs).score)
+        assert check(model, tiny_data, method=method, score=True, **kwargs).score == pytest.approx(multi.score)
+    assert check(model, tiny_data, **kwargs).score is None  # not asked for: no second sweep

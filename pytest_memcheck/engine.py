@@ -165,8 +165,8 @@ class _Probe:
         x = batches.x.to(self.device)
         try:
             logits = self._forward(x, batches, selected, handles, share_prefix=True)
-        except torch.OutOfMemoryError:
-            raise
+        except (torch.OutOfMemoryError, torch.linalg.LinAlgError):
+            raise  # the solver's failures are not the model's: no retry without the prefix cache
         except RuntimeError as exc:
             self.notes.append(f"prefix cache off (the forward pass cannot change batch size mid-way: {exc})")
             logits = None
@@ -342,7 +342,7 @@ def check(
     iterations: int = DEFAULT_ITERATIONS,
     repeats: int = 1,
     confidence: float = 0.95,
-    score: bool = True,
+    score: bool = False,
 ) -> CheckResult:
     """Measure how well ``model`` survives compression of its deep activations.
 
@@ -357,9 +357,10 @@ def check(
     to kept fractions (0.02 ... 0.9) for ``"random"``. The model is left exactly
     as found: hooks removed, train/eval flags restored, no gradients, no writes.
 
-    ``score`` (default True) also fills ``CheckResult.score``, the AuC on a scale
-    shared by architectures (multi-class NMF; one more sweep unless this check
-    is that one); ``score=False`` skips it and leaves the score NaN.
+    ``CheckResult.score`` is the AuC on a scale shared by architectures: the
+    multi-class NMF AuC over the base accuracy (docs/validation.md). A check of
+    that kind always has it; any other check measures it with one more sweep
+    only when ``score=True`` (it doubles the cost), and is ``None`` otherwise.
     """
     started = time.perf_counter()
     _require_whole(repeats, "repeats", 1)
@@ -387,7 +388,7 @@ def check(
     result = _summarize(probe, runs, labels, settings, started)
     if {"method": method, "batches": batches} != stats.SCORE_CHECK or residual:
         args = (model, data, layers, method, ks, samples_per_class, seed, device, classes, output, iterations)
-        result.score = _score(*args) if score else float("nan")
+        result.score = _score(*args) if score else None
     return result
 
 
