@@ -85,7 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{'varied':8s} {'classes':>7s} {'per cls':>7s} {'width':>5s} {'total s':>8s} {'solver s':>8s} {'us/sample':>9s}")
     for what, classes, per_class, width in scaling_rows(args.quick):
         torch.manual_seed(0)
-        net = zoo.digits_cnn(width).eval()
+        net = zoo.digits_cnn(width)
+        net[-1] = torch.nn.Linear(net[-1].in_features, classes)  # as many outputs as classes
+        net.eval()
         t = timed_check(net, synthetic_data(classes, per_class), repeats, samples_per_class=per_class)
         per_sample = t["total"] / (classes * per_class) * 1e6
         print(f"{what:8s} {classes:7d} {per_class:7d} {width:5d} {t['total']:8.3f} {t['solver']:8.3f} {per_sample:9.0f}")
