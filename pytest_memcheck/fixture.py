@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from .items import record
-from .session import MemcheckSession
+from .session import MemcheckSession, record
 
 
 class MemcheckFixture:
@@ -23,7 +22,7 @@ class MemcheckFixture:
         self._node = node
 
     def _kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {**self._state.check_defaults(), **kwargs}
+        return self._state.check_kwargs(kwargs)
 
     def default_name(self) -> str:
         """``<test module>.<test name>``: the baseline file name when none is given."""

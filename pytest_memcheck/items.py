@@ -13,7 +13,7 @@ import pytest
 
 from .config import ModelConfig
 from .errors import MemcheckError, MemcheckWarning
-from .session import OUTCOMES_KEY, SESSION_KEY, MemcheckSession
+from .session import SESSION_KEY, MemcheckSession, record
 
 
 class GateFailure(AssertionError):
@@ -52,7 +52,7 @@ class MemcheckItem(pytest.Item):
             thresholds=Thresholds(spec.min_auc, spec.max_drop),
             store=state.store,
             update=state.update,
-            **{**state.check_defaults(), **spec.check},
+            **state.check_kwargs(spec.check),
         )
         record(self, outcome)
         if outcome.status == FAIL or (outcome.status == INCONCLUSIVE and spec.inconclusive == "fail"):
@@ -67,13 +67,4 @@ class MemcheckItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int | None, str]:
         return self.path, None, f"memcheck gate {self.spec.name!r}"
-
-
-def record(item: pytest.Item, outcome: Any) -> None:
-    """Attach an outcome to the item: its report carries it to the (xdist) controller."""
-    item.stash.setdefault(OUTCOMES_KEY, []).append(outcome.to_dict())
-    item.user_properties += [
-        (f"memcheck_{outcome.name}_status", outcome.status),
-        (f"memcheck_{outcome.name}_auc", f"{outcome.result.auc:.4f}"),
-    ]
 

@@ -74,11 +74,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     """Add the configured gates to a default run; skip memcheck tests without ``--memcheck``."""
     state = _state(config)
     if state.enabled:
-        explicit = config.args_source == pytest.Config.ArgsSource.ARGS
-        collected = any(type(i).__name__ == "MemcheckItem" for i in items)
-        if state.config.models and state.config.path is not None and not explicit and not collected:
-            from .items import MemcheckFile
+        from .items import MemcheckFile, MemcheckItem
 
+        explicit = config.args_source == pytest.Config.ArgsSource.ARGS
+        collected = any(isinstance(i, MemcheckItem) for i in items)
+        if state.config.models and state.config.path is not None and not explicit and not collected:
             items.extend(MemcheckFile.from_parent(session, path=state.config.path).collect())
         return
     skip = pytest.mark.skip(reason="memorization check: run with pytest --memcheck")

@@ -33,9 +33,9 @@ class MemcheckSession:
     def store(self) -> BaselineStore:
         return BaselineStore(self.config.baseline_dir)
 
-    def check_defaults(self) -> dict[str, Any]:
-        """Keyword arguments every check of the session gets unless a test overrides them."""
-        return {"seed": self.seed, "device": self.device}
+    def check_kwargs(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The session's seed and device, unless a test or model table sets its own."""
+        return {"seed": self.seed, "device": self.device, **overrides}
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Gather outcomes from every report, including those of pytest-xdist workers."""
@@ -77,3 +77,13 @@ class MemcheckSession:
 
 
 SESSION_KEY = pytest.StashKey[MemcheckSession]()
+
+
+def record(item: pytest.Item, outcome: Any) -> None:
+    """Attach an outcome to the item: its report carries it to the (xdist) controller."""
+    item.stash.setdefault(OUTCOMES_KEY, []).append(outcome.to_dict())
+    item.user_properties += [
+        (f"memcheck_{outcome.name}_status", outcome.status),
+        (f"memcheck_{outcome.name}_auc", f"{outcome.result.auc:.4f}"),
+    ]
+
