@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .errors import MemcheckError
-from .factorize import DEFAULT_ITERATIONS, TopSVD, keep_columns, low_rank, nmf
+from .factorize import DEFAULT_ITERATIONS, TopSVD, keep_columns, low_rank, nmf, start_svd, top_svd
 
 METHODS = ("nmf", "pca", "random")
 
@@ -77,12 +77,21 @@ class Compressor:
         approx = self._approximate(A, ranks, svd)
         return A - approx if self.residual else approx
 
-    def needs_svd(self) -> bool:
-        return self.method in ("nmf", "pca")
+    def shared_svd(self, A: torch.Tensor, r: int) -> TopSVD | None:
+        """Leading triplets of matrices that every rank of the grid shares, computed once.
+
+        Exact for PCA (they are its answer); for NMF only a start, sketched on
+        wide layers; random ablation needs none.
+        """
+        if self.method == "pca":
+            return top_svd(A, r)
+        if self.method == "nmf":
+            return start_svd(A, r, torch.Generator().manual_seed(self.seed))
+        return None
 
     def _approximate(self, A: torch.Tensor, ranks: torch.Tensor, svd: TopSVD | None) -> torch.Tensor:
         if self.method == "nmf":
-            U, V = nmf(A, ranks, iterations=self.iterations, svd=svd)
+            U, V = nmf(A, ranks, iterations=self.iterations, svd=svd, seed=self.seed)
             return U @ V
         if self.method == "pca":
             return low_rank(A, ranks, svd=svd)

@@ -24,7 +24,7 @@ from . import stats
 from .batches import Batches, draw
 from .compress import Compressor, default_grid, effective_rank, validate_grid
 from .errors import DataError, MemcheckError, MemcheckWarning, ModelError
-from .factorize import DEFAULT_ITERATIONS, TopSVD, top_svd
+from .factorize import DEFAULT_ITERATIONS, TopSVD
 from .hooks import inspection, install, to_matrices
 from .layers import CallSite, resolve, trace, validate
 from .result import CheckResult
@@ -188,8 +188,8 @@ class _Probe:
                 # Identical input for every k: factor-independent work once, then replicate.
                 mats, _ = to_matrices(a, G)
                 r = max(self._ranks(site, mats.shape[1], mats.shape[2]))
-                if self.compressor.needs_svd():
-                    one = top_svd(mats, r)
+                one = self.compressor.shared_svd(mats, r)
+                if one is not None:
                     svd = TopSVD(*(t.repeat(K, *([1] * (t.dim() - 1))) for t in one))
                 a = a.unsqueeze(0).expand(K, *a.shape).reshape(K * a.shape[0], *a.shape[1:])
             mats, back = to_matrices(a, K * G)
