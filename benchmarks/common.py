@@ -1,9 +1,6 @@
-"""Shared helpers of the benchmarks: pinned threads, best-of timing, real activation matrices."""
+"""Shared helpers of the benchmarks: the example model and its real activation matrices."""
 
 from __future__ import annotations
-
-import time
-from typing import Callable
 
 import torch
 
@@ -11,17 +8,6 @@ from pytest_memcheck import zoo
 from pytest_memcheck.batches import draw
 from pytest_memcheck.hooks import inspection, to_matrices
 from pytest_memcheck.layers import resolve, trace
-
-
-def best_time(fn: Callable[[], object], repeats: int = 3) -> float:
-    """Smallest wall time of ``repeats`` calls after one warm-up: the least disturbed by other processes."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def digits_cnn(p: float) -> tuple[torch.nn.Module, zoo.Split]:

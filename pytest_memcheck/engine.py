@@ -24,7 +24,7 @@ from . import stats
 from .batches import Batches, draw
 from .compress import Compressor, default_grid, effective_rank, validate_grid
 from .errors import DataError, MemcheckError, MemcheckWarning, ModelError
-from .factorize import DEFAULT_ITERATIONS, TopSVD
+from .factorize import DEFAULT_ITERATIONS
 from .hooks import inspection, install, to_matrices
 from .layers import CallSite, resolve, trace, validate
 from .result import CheckResult
@@ -189,8 +189,7 @@ class _Probe:
                 mats, _ = to_matrices(a, G)
                 r = max(self._ranks(site, mats.shape[1], mats.shape[2]))
                 one = self.compressor.shared_svd(mats, r)
-                if one is not None:
-                    svd = TopSVD(*(t.repeat(K, *([1] * (t.dim() - 1))) for t in one))
+                svd = None if one is None else one.repeat(K)
                 a = a.unsqueeze(0).expand(K, *a.shape).reshape(K * a.shape[0], *a.shape[1:])
             mats, back = to_matrices(a, K * G)
             ranks = torch.tensor(self._ranks(site, mats.shape[1], mats.shape[2]), device=a.device)

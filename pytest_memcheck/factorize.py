@@ -30,6 +30,13 @@ class TopSVD(NamedTuple):
     S: torch.Tensor  # (b, r)
     Vh: torch.Tensor  # (b, r, q)
 
+    def repeat(self, times: int) -> TopSVD:
+        """The triplets of a stack that holds these matrices ``times`` times over, as ``A.repeat(times, 1, 1)``.
+
+        How a rank grid shares one decomposition per matrix instead of one per rank.
+        """
+        return TopSVD(*(t.repeat(times, *([1] * (t.dim() - 1))) for t in self))
+
 
 def _as_batch(A: torch.Tensor) -> tuple[torch.Tensor, bool]:
     if A.dim() == 2:
@@ -170,6 +177,36 @@ def nndsvda(A: torch.Tensor, svd: TopSVD, mask: torch.Tensor) -> tuple[torch.Ten
     return W, H
 
 
+#: Bytes of a factor that one CPU sweep works on at a time: the rows of a block
+#: then stay in a core's L2 cache between row updates. Measured on 2 MiB-L2
+#: cores: a 16 x 3200 factor of 20 problems sweeps 2.4x faster in 1 MiB blocks.
+CPU_BLOCK_BYTES = 1 << 20
+
+
+def _blocks(b: int, r: int, n: int, itemsize: int, device: torch.device) -> list[tuple[slice, slice]]:
+    """(problems, columns) blocks of a ``(b, r, n)`` factor that each fit :data:`CPU_BLOCK_BYTES`.
+
+    A row update of HALS touches one column of the factor only through that
+    column, so problems and columns can be swept in any blocks. GPUs take the
+    whole factor at once (they are bound by kernel launches, not cache).
+    """
+    if device.type != "cpu":
+        return [(slice(0, b), slice(0, n))]
+    per_problem = r * n * itemsize
+    if per_problem <= CPU_BLOCK_BYTES:
+        step = max(1, CPU_BLOCK_BYTES // per_problem)
+        return [(slice(i, min(i + step, b)), slice(0, n)) for i in range(0, b, step)]
+    width = max(1, CPU_BLOCK_BYTES // (r * itemsize))
+    return [(slice(i, i + 1), slice(j, min(j + width, n))) for i in range(b) for j in range(0, n, width)]
+
+
+#: Row passes over a factor per HALS iteration. A second pass reuses the
+#: product ``G X`` that fed the first (accelerated HALS, Gillis & Glineur 2012):
+#: it costs ``r^2 n`` against that product's ``r m q``, and cut the time to
+#: scikit-learn's error by 1.1-1.4x on the check's layers (docs/performance.md).
+HALS_PASSES = 2
+
+
 class _HalsFactor:
     """One HALS factor ``F`` (``(b, r, n)``, updated in place) with its work buffers.
 
@@ -179,15 +216,19 @@ class _HalsFactor:
     each :meth:`sweep`.
     """
 
-    def __init__(self, F: torch.Tensor, mask: torch.Tensor) -> None:
+    def __init__(self, F: torch.Tensor, mask: torch.Tensor, passes: int) -> None:
         b, r, n = F.shape
-        self.F, self.mask = F, mask
-        self.P, self.R, self.row = F.new_empty((b, r, n)), F.new_empty((b, r, r)), F.new_empty((b, 1, n))
-        self.rows = list(zip(self.P.split(1, dim=1), self.R.split(1, dim=1), F.split(1, dim=1)))
+        self.F, self.mask, self.passes = F, mask, passes
+        self.P, self.R = F.new_empty((b, r, n)), F.new_empty((b, r, r))
+        self.blocks = []
+        for problems, columns in _blocks(b, r, n, F.element_size(), F.device):
+            block, P, R = F[problems, :, columns], self.P[problems, :, columns], self.R[problems]
+            rows = list(zip(P.split(1, dim=1), R.split(1, dim=1), block.split(1, dim=1)))
+            self.blocks.append((block, F.new_empty((block.shape[0], 1, block.shape[2])), rows))
         self.eps = torch.finfo(F.dtype).eps
 
     def sweep(self, Q: torch.Tensor) -> None:
-        """One pass over the rows, ``Q = G G^T``.
+        """``passes`` passes over the rows, ``Q = G G^T``.
 
         Row ``j`` is the exact non-negative minimiser with the other rows fixed:
         ``F_j <- max(0, F_j + (P_j - Q_j F) / Q_jj)``, written as
@@ -198,12 +239,13 @@ class _HalsFactor:
         step = (self.mask / (Q.diagonal(dim1=1, dim2=2) + self.eps))[:, :, None]  # (b, r, 1)
         self.P.mul_(step)
         torch.mul(Q, step, out=self.R).diagonal(dim1=1, dim2=2).sub_(self.mask)
-        F, row = self.F, self.row
-        for p, q, out in self.rows:
-            torch.clamp_min(torch.baddbmm(p, q, F, alpha=-1, out=row), 0, out=out)
+        for _ in range(self.passes):
+            for block, row, rows in self.blocks:
+                for p, q, out in rows:
+                    torch.clamp_min(torch.baddbmm(p, q, block, alpha=-1, out=row), 0, out=out)
 
 
-def _hals(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor, mask: torch.Tensor, iterations: int):
+def _hals(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor, mask: torch.Tensor, iterations: int, passes: int):
     """Hierarchical alternating least squares (Cichocki & Phan 2009).
 
     Per iteration the same matrix products as multiplicative updates, but each
@@ -211,17 +253,18 @@ def _hals(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor, mask: torch.Tensor,
     (docs/performance.md). ``W`` is kept transposed so that its rows are contiguous.
     """
     Wt, H = W.mT.contiguous(), H.contiguous()
-    h, w = _HalsFactor(H, mask), _HalsFactor(Wt, mask)
+    Xt = X.mT.contiguous()  # H @ X^T from a transposed view runs at 0.6x the speed on CPU
+    h, w = _HalsFactor(H, mask, passes), _HalsFactor(Wt, mask, passes)
     for _ in range(iterations):
         torch.matmul(Wt, X, out=h.P)
         h.sweep(Wt @ Wt.mT)
-        torch.matmul(H, X.mT, out=w.P)
+        torch.matmul(H, Xt, out=w.P)
         w.sweep(H @ H.mT)
     return Wt.mT, H
 
 
-def _mu(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor, mask: torch.Tensor, iterations: int):
-    """Multiplicative updates (Lee & Seung 2001): the paper's solver, kept as the reference."""
+def _mu(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor, mask: torch.Tensor, iterations: int, passes: int):
+    """Multiplicative updates (Lee & Seung 2001): the paper's solver, kept as the reference (one pass only)."""
     eps = torch.finfo(X.dtype).eps
     Xt = X.mT
     for _ in range(iterations):
@@ -233,6 +276,8 @@ def _mu(X: torch.Tensor, W: torch.Tensor, H: torch.Tensor, mask: torch.Tensor, i
 _SOLVERS = {"hals": _hals, "mu": _mu}
 #: Iterations each solver needs for the check's AuC to stop moving (docs/performance.md).
 SOLVER_ITERATIONS = {"hals": DEFAULT_ITERATIONS, "mu": 50}
+#: Row passes per iteration; multiplicative updates have no inner passes.
+SOLVER_PASSES = {"hals": HALS_PASSES, "mu": 1}
 
 
 def rank_buckets(ranks: Sequence[int], group: bool) -> list[list[int]]:
@@ -304,6 +349,7 @@ def nmf(
     init: str = "nndsvda",
     svd: TopSVD | None = None,
     solver: str = "hals",
+    passes: int | None = None,
     group_ranks: bool | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rank-``k`` non-negative factorization ``A ~= U @ V`` under the Frobenius loss.
@@ -322,8 +368,10 @@ def nmf(
     of ``init="random"``, or the sketch of a wide matrix's singular vectors
     (:func:`start_svd`). ``svd`` lets a
     caller reuse leading singular triplets it already computed for the same
-    matrices. ``group_ranks`` (default: on CPU only) solves problems of similar
-    rank together instead of all at the largest rank; see :func:`rank_buckets`.
+    matrices. ``passes`` (HALS only, default :data:`HALS_PASSES`) sweeps each
+    factor that many times per iteration. ``group_ranks`` (default: on CPU only)
+    solves problems of similar rank together instead of all at the largest
+    rank; see :func:`rank_buckets`.
     """
     if solver not in _SOLVERS:
         raise MemcheckError(f"unknown NMF solver {solver!r}; use 'hals' or 'mu'")
@@ -332,6 +380,9 @@ def nmf(
     iterations = SOLVER_ITERATIONS[solver] if iterations is None else iterations
     if iterations < 0:
         raise MemcheckError(f"iterations must be >= 0, got {iterations}")
+    passes = SOLVER_PASSES[solver] if passes is None else passes
+    if passes < 1 or (solver == "mu" and passes != 1):
+        raise MemcheckError(f"passes must be >= 1 for HALS and 1 for multiplicative updates, got {passes}")
     A3, squeeze = _as_batch(A)
     scale = _unit_scale(A3)
     b, m, q = A3.shape
@@ -346,7 +397,7 @@ def nmf(
         X = A3.index_select(0, idx).to(scale.dtype).div_(scale[idx])
         part = None if svd is None else _bucket_svd(svd, idx, r, scale[idx])
         W, H, mask = _start(X, ranks[idx], r, init, part, generator)
-        W, H = _SOLVERS[solver](X, W, H, mask, iterations)
+        W, H = _SOLVERS[solver](X, W, H, mask, iterations, passes)
         U[idx, :, :r], V[idx, :r] = W * scale[idx], H
     U, V = U.to(A3.dtype), V.to(A3.dtype)
     return (U[0], V[0]) if squeeze else (U, V)

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pytest_memcheck as mc
-from pytest_memcheck import compress
-from pytest_memcheck.factorize import nmf, rank_buckets, top_svd
+from pytest_memcheck import compress, factorize
+from pytest_memcheck.factorize import nmf, rank_buckets, sketched_svd, start_svd, top_svd
 
 #: The check's AuC may move this much when the solver changes: about 2 seed-to-seed
 #: standard deviations of the digits CNN (0.003-0.016 here, 0.013-0.046 in findings.md).
@@ -64,10 +64,12 @@ def test_error_decreases_with_rank():
 
 
 def test_hals_reaches_the_reference_mu_error_in_fewer_iterations():
+    # Per matrix the two solvers settle in different local optima (up to 2.4% apart
+    # at 10 iterations here); on average HALS-10 fits as well as MU-50.
     A = activations(b=4, m=200, q=32)
     hals = rel_error(A, *nmf(A, 8))
     mu = rel_error(A, *nmf(A, 8, solver="mu", iterations=50))
-    assert (hals <= 1.02 * mu).all(), (hals, mu)
+    assert hals.mean() <= 1.01 * mu.mean() and (hals <= 1.03 * mu).all(), (hals, mu)
 
 
 @pytest.mark.parametrize("group_ranks", [True, False])
@@ -88,11 +90,62 @@ def test_a_given_svd_gives_the_same_factors_as_computing_it():
     assert torch.allclose(U1 @ V1, U2 @ V2, atol=1e-4 * float(scale.max()))
 
 
-@pytest.mark.parametrize("init", ["nndsvda", "random"])
-def test_same_input_same_bits(init):
+def wide_activations(b: int = 2, m: int = 300, q: int = 256, seed: int = 0) -> torch.Tensor:
+    """Matrices wide enough on both sides that the solver sketches their start."""
+    g = torch.Generator().manual_seed(seed)
+    spectrum = torch.logspace(0, -2, 40)[:, None]
+    return (torch.randn(b, m, 40, generator=g) @ (torch.randn(b, 40, q, generator=g) * spectrum)).clamp_min(0)
+
+
+def test_sketched_svd_finds_the_leading_triplets():
+    A = wide_activations()
+    exact, sketch = top_svd(A, 8), sketched_svd(A, 8, torch.Generator().manual_seed(0))
+    assert torch.allclose(sketch.S, exact.S, rtol=1e-2)
+    assert ((sketch.Vh * exact.Vh).sum(-1).abs() > 0.99).all()  # same directions, up to sign
+    assert ((sketch.U * exact.U).sum(1).abs() > 0.99).all()
+
+
+def test_start_is_sketched_only_where_the_exact_one_is_slow():
+    g = torch.Generator()
+    small = activations(b=2, m=3200, q=64)
+    assert all(torch.equal(a, b) for a, b in zip(start_svd(small, 16, g), top_svd(small, 16)))
+    wide = wide_activations()
+    assert not torch.equal(start_svd(wide, 16, g).U, top_svd(wide, 16).U)
+
+
+def test_a_sketched_start_fits_as_well_as_the_exact_one(monkeypatch):
+    A = wide_activations()
+    sketched = rel_error(A, *nmf(A, [4, 16]))
+    monkeypatch.setattr(factorize, "start_svd", lambda X, r, generator: top_svd(X, r))
+    exact = rel_error(A, *nmf(A, [4, 16]))
+    assert (sketched <= 1.01 * exact).all(), (sketched, exact)
+
+
+def test_sweeping_in_cache_sized_blocks_changes_nothing(monkeypatch):
+    A = activations(b=6, m=200, q=24)
+    whole = nmf(A, [2, 4, 8, 2, 4, 8])
+    for block in (1 << 12, 1 << 8):  # several problems per block, then part of one problem's columns
+        monkeypatch.setattr(factorize, "CPU_BLOCK_BYTES", block)
+        U, V = nmf(A, [2, 4, 8, 2, 4, 8])
+        assert torch.allclose(U @ V, whole[0] @ whole[1], rtol=1e-5, atol=1e-5)
+
+
+def test_a_shared_svd_repeats_per_rank_like_the_stack():
     A = activations()
-    first = nmf(A, [1, 3, 5], init=init, seed=3)
-    second = nmf(A.clone(), [1, 3, 5], init=init, seed=3)
+    one = top_svd(A, 4)
+    stacked = one.repeat(2)
+    assert all(torch.equal(s, t.repeat(2, *([1] * (t.dim() - 1)))) for s, t in zip(stacked, one))
+    U1, V1 = nmf(A.repeat(2, 1, 1), [2, 2, 2, 4, 4, 4], svd=stacked)
+    U2, V2 = nmf(A.repeat(2, 1, 1), [2, 2, 2, 4, 4, 4])
+    assert torch.allclose(U1 @ V1, U2 @ V2, atol=1e-4 * float(A.max()))
+
+
+@pytest.mark.parametrize("init", ["nndsvda", "random"])
+@pytest.mark.parametrize("shape", ["narrow", "wide"])
+def test_same_input_same_bits(init, shape):
+    A = activations() if shape == "narrow" else wide_activations()
+    first = nmf(A, [1, 3, 5][: len(A)], init=init, seed=3)
+    second = nmf(A.clone(), [1, 3, 5][: len(A)], init=init, seed=3)
     assert all(torch.equal(a, b) for a, b in zip(first, second))
 
 
@@ -128,8 +181,11 @@ def test_rank_buckets_group_by_power_of_two():
         (activations(), 2, {"solver": "als"}, "solver"),
         (activations(), 2, {"init": "svd"}, "init"),
         (activations(), 2, {"iterations": -1}, "iterations"),
+        (activations(), 2, {"passes": 0}, "passes"),
+        (activations(), 2, {"solver": "mu", "passes": 2}, "passes"),
     ],
-    ids=["negative", "nan", "inf", "integer", "1-d", "4-d", "rank-0", "rank-too-big", "rank-count", "solver", "init", "iterations"],
+    ids=["negative", "nan", "inf", "integer", "1-d", "4-d", "rank-0", "rank-too-big", "rank-count", "solver", "init",
+         "iterations", "passes-0", "mu-passes"],
 )
 def test_bad_input_is_a_memcheck_error_that_says_what(A, k, kwargs, message):
     with pytest.raises(mc.MemcheckError, match=message):
