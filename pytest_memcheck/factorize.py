@@ -186,9 +186,9 @@ CPU_BLOCK_BYTES = 1 << 20
 def _blocks(b: int, r: int, n: int, itemsize: int, device: torch.device) -> list[tuple[slice, slice]]:
     """(problems, columns) blocks of a ``(b, r, n)`` factor that each fit :data:`CPU_BLOCK_BYTES`.
 
-    A row update of HALS touches one column of the factor only through that
-    column, so problems and columns can be swept in any blocks. GPUs take the
-    whole factor at once (they are bound by kernel launches, not cache).
+    Column ``i`` of a HALS row update reads column ``i`` of the factor only, so
+    problems and columns can be swept block by block. GPUs take the whole
+    factor at once (they are bound by kernel launches, not cache).
     """
     if device.type != "cpu":
         return [(slice(0, b), slice(0, n))]
