@@ -207,6 +207,17 @@ def test_fast_solver_keeps_the_check_auc_of_the_paper_solver(fixture, request, m
     assert abs(fast - reference) <= AUC_NOISE, (fast, reference)
 
 
+def test_the_check_keeps_its_own_passes_whatever_nmf_defaults_to(clean_cnn, monkeypatch):
+    # Recorded baselines hold the check's settings; nmf's default may change, the check's fit may not.
+    model, data = clean_cnn
+    A = activations()
+    before, default_fit = mc.check(model, data.train), nmf(A, 4)
+    monkeypatch.setitem(factorize.SOLVER_PASSES, "hals", 3)
+    assert not torch.equal(nmf(A, 4)[0], default_fit[0])  # the patch does reach nmf's default
+    after = mc.check(model, data.train)
+    assert after.auc == before.auc and after.curve == before.curve
+
+
 def test_gpu_check_script_runs_on_cpu(capsys):
     path = Path(__file__).parents[1] / "benchmarks" / "gpu_check.py"
     spec = importlib.util.spec_from_file_location("gpu_check", path)
