@@ -4,8 +4,9 @@ A case is one layer's workload in a check: a stack of matrices (one per class)
 each factorized at every rank of a grid (default: the check's 1-16), from the
 same NNDSVDa start. As at the check's first compressed layer, the torch solvers
 compute each matrix's start triplets once and share them across its ranks (in
-the timing); scikit-learn computes them for every fit, as it must. scikit-learn's coordinate descent (``solver="cd"``, its
-fastest, default ``tol``/``max_iter``) fits them one by one; the mean over the
+the timing); scikit-learn computes them for every fit, as it must.
+scikit-learn's coordinate descent (``solver="cd"``, its fastest, default
+``tol``/``max_iter``) fits them one by one; the mean over the
 fits of its relative error ``||A - UV||_F / ||A||_F`` is the target. The torch
 solvers take the whole stack in one call and run the smallest iteration count
 of a fixed ladder whose mean per-fit error ratio to scikit-learn is at most

@@ -111,6 +111,8 @@ def top_svd(A: torch.Tensor, r: int) -> TopSVD:
 
 #: Extra sketch columns and power iterations of :func:`sketched_svd` (Halko et al. 2011).
 SKETCH_OVERSAMPLE, SKETCH_POWER = 8, 3
+#: Smallest side from which :func:`start_svd` sketches instead of decomposing exactly.
+SKETCH_MIN_SIDE = 192
 
 
 def sketched_svd(A: torch.Tensor, r: int, generator: torch.Generator) -> TopSVD:
@@ -142,7 +144,7 @@ def start_svd(A: torch.Tensor, r: int, generator: torch.Generator) -> TopSVD:
     few hundred (measured: equal at 3200 x 256, 3-8x slower at 800 x 256 and 800 x 512).
     """
     small_side = min(A.shape[1:])
-    if small_side >= max(192, 8 * (r + SKETCH_OVERSAMPLE)):
+    if small_side >= max(SKETCH_MIN_SIDE, 8 * (r + SKETCH_OVERSAMPLE)):
         return sketched_svd(A, r, generator)
     return top_svd(A, r)
 
@@ -218,7 +220,7 @@ class _HalsFactor:
 
     def __init__(self, F: torch.Tensor, mask: torch.Tensor, passes: int) -> None:
         b, r, n = F.shape
-        self.F, self.mask, self.passes = F, mask, passes
+        self.mask, self.passes = mask, passes
         self.P, self.R = F.new_empty((b, r, n)), F.new_empty((b, r, r))
         self.blocks = []
         for problems, columns in _blocks(b, r, n, F.element_size(), F.device):
