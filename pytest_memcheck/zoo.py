@@ -9,6 +9,7 @@ them (noisy labels included) to ~100% training accuracy in seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -131,16 +132,23 @@ def fit(
     lr: float = 2e-3,
     batch_size: int = 128,
     max_epochs: int = 400,
-    target_accuracy: float = 0.999,
+    target_accuracy: float | None = 0.999,
+    weight_decay: float = 0.0,
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     on_epoch=None,
 ) -> tuple[nn.Module, int]:
-    """Train with Adam until training accuracy reaches ``target_accuracy``.
+    """Train with Adam (AdamW with ``weight_decay``) until training accuracy reaches ``target_accuracy``.
 
+    ``augment(x_batch, generator)`` transforms each training batch (seeded).
     Returns the model (in eval mode) and the number of epochs run. ``on_epoch(epoch,
     model)`` is called after every epoch; returning True stops training.
     """
     g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = (
+        torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        if weight_decay
+        else torch.optim.Adam(model.parameters(), lr=lr)
+    )
     epoch = 0
     for epoch in range(1, max_epochs + 1):
         model.train()
@@ -148,7 +156,8 @@ def fit(
         for i in range(0, len(x), batch_size):
             idx = perm[i : i + batch_size]
             opt.zero_grad()
-            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            batch = x[idx] if augment is None else augment(x[idx], g)
+            nn.functional.cross_entropy(model(batch), y[idx]).backward()
             opt.step()
         model.eval()
         stop = on_epoch(epoch, model) if on_epoch is not None else False
