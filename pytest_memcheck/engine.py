@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import score as score_mod
 from . import stats
 from .batches import Batches, draw
 from .compress import Compressor, default_grid, effective_rank, validate_grid
@@ -144,13 +145,14 @@ class _Probe:
     ranks: dict[str, list[int]] = field(default_factory=dict)
     solver_seconds: float = 0.0
     sweep_seconds: float = 0.0
+    outputs: int | None = None  # the model's number of logits (classes), seen in prepare
 
     def prepare(self, batches: Batches, handles) -> tuple[list[CallSite], np.ndarray]:
         """Trace the uncompressed forward; return its call sites and per-sample correctness."""
         x = batches.x.to(self.device)
         sites, out = trace(self.model, lambda: self.model(x))
         logits = self.logits(out)
-        classes = logits.shape[1]
+        classes = self.outputs = logits.shape[1]
         top = int(batches.y.max())
         if top >= classes:
             raise DataError(
@@ -235,7 +237,9 @@ def _summarize(
     labels: list[str],
     settings: dict[str, Any],
     started: float,
+    scored: list[np.ndarray] | None = None,
 ) -> CheckResult:
+    """The result of the sweeps in ``runs`` (one per draw) and the score's per-sample values ``scored``."""
     correct = np.concatenate([c for _, c, _ in runs], axis=1)  # (K, groups, n)
     base = np.concatenate([b for _, _, b in runs], axis=0)  # (groups, n)
     y = np.concatenate([bt.y.numpy() for bt, _, _ in runs], axis=0)
@@ -244,14 +248,21 @@ def _summarize(
     per_class = {int(c): float(sample_auc[y == c].mean()) for c in np.unique(y)}
     auc = float(sample_auc.mean())
     base_accuracy = float(base.mean())
-    ci = stats.bootstrap_ci(sample_auc, confidence=settings["confidence"], seed=settings["seed"])
+    confidence, seed = settings["confidence"], settings["seed"]
+    ci = stats.bootstrap_ci(sample_auc, confidence=confidence, seed=seed)
+    score = score_ci = None
+    score_samples: list[list[float | None]] = []
+    if scored:
+        values = np.concatenate(scored, axis=0)
+        score, score_ci = stats.mean(values), stats.bootstrap_ci(values, confidence=confidence, seed=seed)
+        score_samples = [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in values]
     total = time.perf_counter() - started
-    settings = {**settings, "draw": _draw_fingerprint([bt for bt, _, _ in runs])}
+    settings = {**settings, "outputs": probe.outputs, "draw": _draw_fingerprint([bt for bt, _, _ in runs])}
     return CheckResult(
         auc=auc,
         auc_ci=ci,
-        score=stats.normalized_score(auc, base_accuracy),
-        saturated=stats.is_saturated(curve, base_accuracy),
+        score=score,
+        saturated=stats.is_saturated(auc, base_accuracy, score_ci),
         curve=curve,
         per_class=per_class,
         base_accuracy=base_accuracy,
@@ -266,7 +277,19 @@ def _summarize(
         notes=list(dict.fromkeys(probe.notes)),
         ranks={k: v for k, v in probe.ranks.items() if k in labels},
         samples=np.round(sample_auc, 6).tolist(),
+        score_ci=score_ci,
+        score_samples=score_samples,
     )
+
+
+def _score_sweep(probe: _Probe, single: Batches, labels: list[str], handles) -> np.ndarray:
+    """The score's per-sample values on the draw ``single``: its mixed batches compressed with :data:`score.METHOD`."""
+    mixed = score_mod.mix(single)
+    compressor = Compressor(score_mod.METHOD, iterations=probe.compressor.iterations, seed=probe.compressor.seed)
+    sp = _Probe(probe.model, probe.device, probe.logits, compressor, mixed.ranks())
+    sites, _ = sp.prepare(mixed.batches, handles)
+    selected = [s for s in sites if s.label in labels]
+    return score_mod.per_sample(mixed, sp.sweep(mixed.batches, selected, handles))
 
 
 def _draw_fingerprint(draws: list[Batches]) -> str:
@@ -341,7 +364,7 @@ def check(
     iterations: int = DEFAULT_ITERATIONS,
     repeats: int = 1,
     confidence: float = 0.95,
-    score: bool = False,
+    score: bool = True,
 ) -> CheckResult:
     """Measure how well ``model`` survives compression of its deep activations.
 
@@ -349,22 +372,25 @@ def check(
     (``batches="single"``: one batch per class; ``"multi"``: mixed batches of the
     same size), replaces the activations of ``layers`` (default: the last three
     ReLU layers) by their rank-k approximation for every k in ``ks``, all layers
-    in one forward pass, and records the accuracy. ``repeats`` > 1 draws more
-    batches (seeds ``seed``, ``seed + 1``, ...) and narrows the interval.
+    in one forward pass, and records the accuracy: ``result.auc``, the paper's
+    quantity. ``repeats`` > 1 draws more batches (seeds ``seed``, ``seed + 1``,
+    ...) and narrows the interval.
 
     ``ks`` defaults to ranks (1, 2, 3, 4, 6, 8, 12, 16) for ``"nmf"``/``"pca"`` and
     to kept fractions (0.02 ... 0.9) for ``"random"``. The model is left exactly
     as found: hooks removed, train/eval flags restored, no gradients, no writes.
 
-    ``CheckResult.score`` is the AuC on a scale shared by architectures: the
-    multi-class NMF AuC over the base accuracy (docs/validation.md). A check of
-    that kind always has it; any other check measures it with one more sweep
-    only when ``score=True`` (it doubles the cost), and is ``None`` otherwise.
+    ``result.score`` (with ``score_ci``) is what the default gate judges: the
+    share of predictions kept when the same samples, regrouped into batches
+    that mix the classes, are compressed at the same layers
+    (:mod:`pytest_memcheck.score`); one scale for every architecture
+    (docs/validation.md). ``score=False`` skips it (one sweep less).
     """
     started = time.perf_counter()
     _require_whole(repeats, "repeats", 1)
     probe = _setup(model, method, ks, residual, iterations, seed, device, output, confidence)
     runs = []
+    scored: list[np.ndarray] = []
     labels: list[str] = []
     with inspection(model) as handles:
         for r in range(repeats):
@@ -374,6 +400,11 @@ def check(
             validate(selected, sites)
             labels = [s.label for s in selected]
             runs.append((bt, probe.sweep(bt, selected, handles), base))
+            if score:
+                single = bt if batches == "single" else draw(
+                    data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, mode="single"
+                )
+                scored.append(_score_sweep(probe, single, labels, handles))
     settings = _settings(
         probe,
         layers=None if layers is None else ([layers] if isinstance(layers, str) else list(layers)),
@@ -384,24 +415,7 @@ def check(
         confidence=confidence,
         classes=runs[0][0].classes,
     )
-    result = _summarize(probe, runs, labels, settings, started)
-    if {"method": method, "batches": batches} != stats.SCORE_CHECK or residual:
-        args = (model, data, layers, method, ks, samples_per_class, seed, device, classes, output, iterations)
-        result.score = _score(*args) if score else None
-    return result
-
-
-def _score(model, data, layers, method, ks, samples_per_class, seed, device, classes, output, iterations) -> float:
-    """``CheckResult.score``: the :data:`stats.SCORE_CHECK`'s normalized AuC, on a draw of the same size.
-
-    A check of another kind (single-class, PCA, random, residual) measures it
-    with one more sweep, so that every result carries the cross-architecture score.
-    """
-    ranks = None if method == "random" else ks  # random ablation's ks are kept fractions, not ranks
-    return check(
-        model, data, layers=layers, ks=ranks, samples_per_class=samples_per_class, seed=seed,
-        device=device, classes=classes, output=output, iterations=iterations, score=False, **stats.SCORE_CHECK,
-    ).score
+    return _summarize(probe, runs, labels, settings, started, scored)
 
 
 def layerwise(
