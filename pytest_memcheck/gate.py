@@ -1,61 +1,143 @@
-"""The gate's decision: pass, fail or inconclusive, with reasons and margins.
+"""The gate's decision: pass, fail or inconclusive, with reasons, margins and what it could detect.
 
 Pure logic on :class:`~pytest_memcheck.result.CheckResult` objects: no pytest,
 no files. A threshold is crossed only when the whole confidence interval is on
 one side of it; an interval that straddles it is *inconclusive*, so the gate
 does not flip between runs on noise. Against a baseline measured on the same
 samples the comparison is paired, so an unchanged model is never inconclusive.
-A saturated check is inconclusive too: compression never hurt the model.
+
+``Thresholds()`` with no argument judges the *score* with the calibrated floor
+and regression limit of :mod:`~pytest_memcheck.calibrated`; explicit
+``min_auc`` / ``max_drop`` judge the paper's single-class AuC instead. Before
+any threshold, validity guards decide whether the check can judge the model
+at all: a model at chance or one that does not fit its training samples is
+never failed as memorizing.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from enum import Enum
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import calibrated
+from .errors import MemcheckError
 from .result import CheckResult
 from .stats import difference_ci
 
-PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+
+class Status(str, Enum):
+    """A verdict. The values are what reports and JSON files hold."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Guard(str, Enum):
+    """Why a check could not judge the model (its verdict is inconclusive)."""
+
+    CHANCE = "at chance"
+    UNDERFIT = "underfit"
+    SATURATED = "saturated"
+    UNDECIDABLE = "undecidable"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+PASS, FAIL, INCONCLUSIVE = Status.PASS, Status.FAIL, Status.INCONCLUSIVE
 _SEVERITY = {PASS: 0, INCONCLUSIVE: 1, FAIL: 2}
+_KEYS = ("min_auc", "max_drop", "min_score", "max_score_drop")
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """``min_auc``: absolute floor. ``max_drop``: largest accepted fall below the baseline's AuC."""
+    """What the gate requires of a model.
+
+    With no argument: the calibrated defaults, a floor on the score
+    (``min_score``) and, when a baseline is recorded, a limit on its fall
+    (``max_score_drop``). Any explicit value replaces the defaults entirely:
+    ``min_auc`` is a floor and ``max_drop`` a fall limit on the paper's AuC.
+    """
 
     min_auc: float | None = None
     max_drop: float | None = None
+    min_score: float | None = None
+    max_score_drop: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("min_auc", "max_drop"):
+        for name in _KEYS:
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
-            if value is not None and not 0 <= value <= 1:
-                raise ValueError(f"{name} must be between 0 and 1, got {value}")
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise MemcheckError(f"{name} must be a number between 0 and 1, got {value!r}")
+            if not 0 <= value <= 1:  # NaN too
+                raise MemcheckError(f"{name} must be between 0 and 1, got {value}")
+            object.__setattr__(self, name, float(value))
+        if all(getattr(self, name) is None for name in _KEYS):
+            object.__setattr__(self, "min_score", calibrated.MIN_SCORE)
+            object.__setattr__(self, "max_score_drop", calibrated.MAX_SCORE_DROP)
+
+    @property
+    def is_default(self) -> bool:
+        return self == Thresholds()
+
+    @property
+    def uses_baseline(self) -> bool:
+        return self.max_drop is not None or self.max_score_drop is not None
+
+    def floors_only(self) -> "Thresholds":
+        """The same floors without the regression limits (what is left without a usable baseline)."""
+        if self.min_auc is None and self.min_score is None:
+            raise MemcheckError("these thresholds have no floor")
+        return Thresholds(min_auc=self.min_auc, min_score=self.min_score)
+
+    @property
+    def has_floor(self) -> bool:
+        return self.min_auc is not None or self.min_score is not None
 
 
 @dataclass
 class Verdict:
     """The decision and everything needed to explain it."""
 
-    status: str
+    status: Status
     reasons: list[str] = field(default_factory=list)
-    margin: float | None = None  # signed distance (AuC) from the nearest threshold; > 0 is the safe side
+    margin: float | None = None  # signed distance from the nearest threshold; > 0 is the safe side
     threshold: float | None = None
+    guard: Guard | None = None  # why the check could not judge the model, when it could not
+    detectable: float | None = None  # the smallest shortfall or drop the nearest check could have detected
 
     @property
     def passed(self) -> bool:
         return self.status == PASS
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["status"] = self.status.value
+        d["guard"] = None if self.guard is None else self.guard.value
+        return d
 
 
-def _side(value: float, ci: tuple[float, float], limit: float) -> str:
+class _Check(NamedTuple):
+    status: Status
+    reason: str
+    margin: float
+    threshold: float
+    half_width: float  # of the interval the decision was taken on
+    detectable: float
+
+
+def _side(ci: tuple[float, float], limit: float) -> Status:
     if ci[0] >= limit:
         return PASS
     if ci[1] < limit:
@@ -71,21 +153,24 @@ def _level(result: CheckResult) -> str:
     return f"{100 * float(result.settings.get('confidence', 0.95)):g}% CI"
 
 
-def _floor(result: CheckResult, min_auc: float) -> tuple[str, str, float, float]:
-    lo, hi = result.auc_ci
-    status = _side(result.auc, result.auc_ci, min_auc)
-    margin = result.auc - min_auc
+def _floor(result: CheckResult, what: str, value: float, ci: tuple[float, float], floor: float, key: str) -> _Check:
+    status = _side(ci, floor)
+    margin = value - floor
     where = {PASS: "is above", FAIL: "is below", INCONCLUSIVE: "straddles"}[status]
-    reason = f"AuC {result.auc:.3f} ({_level(result)} {lo:.3f}-{hi:.3f}) {where} the floor min_auc {min_auc:.3f} by {margin:+.3f}"
-    return status, reason + (_NARROW if status == INCONCLUSIVE else ""), margin, min_auc
+    half = (ci[1] - ci[0]) / 2
+    reason = (
+        f"{what} {value:.3f} ({_level(result)} {ci[0]:.3f}-{ci[1]:.3f}) {where} the floor {key} {floor:.3f} "
+        f"by {margin:+.3f}"
+    )
+    return _Check(status, reason + (_NARROW if status == INCONCLUSIVE else ""), margin, floor, half, half)
 
 
 def _pairing(result: CheckResult, baseline: CheckResult, candidate: np.ndarray, recorded: np.ndarray) -> str | None:
     """How the two results can be paired: same samples, same class batches, or not at all.
 
-    Needs per-sample scores in both (an older baseline may have none).
+    ``candidate`` and ``recorded`` are the per-sample values; ``None`` when either result kept none.
     """
-    if not (result.samples and baseline.samples):
+    if candidate is None or recorded is None:
         return None
     if candidate.shape == recorded.shape and result.settings.get("draw") == baseline.settings.get("draw"):
         return "samples"
@@ -95,47 +180,124 @@ def _pairing(result: CheckResult, baseline: CheckResult, candidate: np.ndarray, 
     return "classes" if same_classes and single and repeats and candidate.shape[0] == recorded.shape[0] else None
 
 
-def _regression(result: CheckResult, baseline: CheckResult, max_drop: float) -> tuple[str, str, float, float]:
-    candidate = np.asarray(result.samples, dtype=float) if result.samples else np.array([result.auc])
-    recorded = np.asarray(baseline.samples, dtype=float) if baseline.samples else np.array([baseline.auc])
+def _per_sample(values: list[list[float | None]]) -> np.ndarray | None:
+    """Stored per-sample values as an array (None = not scored: NaN); None if none were kept."""
+    if not values:
+        return None
+    return np.array([[np.nan if v is None else v for v in row] for row in values], dtype=float)
+
+
+def _regression(
+    result: CheckResult, baseline: CheckResult, what: str, key: str, max_drop: float, score: bool
+) -> _Check:
+    if score:
+        now, then = result.score, baseline.score
+        candidate, recorded = _per_sample(result.score_samples), _per_sample(baseline.score_samples)
+        ci_now, ci_then = result.score_ci, baseline.score_ci
+    else:
+        now, then = result.auc, baseline.auc
+        candidate, recorded = _per_sample(result.samples), _per_sample(baseline.samples)
+        ci_now, ci_then = result.auc_ci, baseline.auc_ci
     pairing = _pairing(result, baseline, candidate, recorded)
     delta, ci = difference_ci(
-        candidate,
-        recorded,
+        np.array([[now]]) if candidate is None else candidate,
+        np.array([[then]]) if recorded is None else recorded,
         pairing=pairing,
-        candidate_ci=result.auc_ci,
-        baseline_ci=baseline.auc_ci,
+        candidate_ci=ci_now,
+        baseline_ci=ci_then,
         confidence=result.settings.get("confidence", 0.95),
         seed=result.settings.get("seed", 0),
     )
-    status = _side(delta, ci, -max_drop)
+    status = _side(ci, -max_drop)
     where = {PASS: "within", FAIL: "beyond", INCONCLUSIVE: "straddling"}[status]
     how = {"samples": "paired on the same samples", "classes": "paired by class"}.get(pairing or "", "independent draws")
+    half = (ci[1] - ci[0]) / 2
     reason = (
-        f"AuC {result.auc:.3f} vs the baseline's {baseline.auc:.3f}: change {delta:+.3f} ({_level(result)} {ci[0]:+.3f} to "
-        f"{ci[1]:+.3f}, {how}) is {where} max_drop {max_drop:.3f}"
+        f"{what} {now:.3f} vs the baseline's {then:.3f}: change {delta:+.3f} ({_level(result)} {ci[0]:+.3f} to "
+        f"{ci[1]:+.3f}, {how}) is {where} {key} {max_drop:.3f}; it detects a fall of {max_drop + half:.3f} or more"
     )
-    return status, reason + (_NARROW if status == INCONCLUSIVE else ""), delta + max_drop, baseline.auc - max_drop
+    return _Check(status, reason + (_NARROW if status == INCONCLUSIVE else ""), delta + max_drop, then - max_drop, half, max_drop + half)
 
 
-def decide(result: CheckResult, thresholds: Thresholds, baseline: CheckResult | None = None) -> Verdict:
-    """Combine the floor and the regression limit; the worst outcome wins (fail > inconclusive > pass)."""
-    checks = []
-    if thresholds.min_auc is not None:
-        checks.append(_floor(result, thresholds.min_auc))
-    if thresholds.max_drop is not None and baseline is not None:
-        checks.append(_regression(result, baseline, thresholds.max_drop))
-    if not checks:
-        return Verdict(INCONCLUSIVE, ["no threshold applies: set min_auc, or max_drop with a recorded baseline"])
+def at_chance(fit: float, outputs: int | None, n: int) -> bool:
+    """The model fits no more of ``n`` samples than guessing among ``outputs`` classes would (2 standard errors)."""
+    if not outputs or not n:
+        return False
+    chance = 1 / outputs
+    return fit <= chance + 2 * math.sqrt(chance * (1 - chance) / n)
 
-    status = max((c[0] for c in checks), key=_SEVERITY.__getitem__)
-    reasons = [c[1] for c in checks]
-    nearest = min(checks, key=lambda c: c[2])
-    if result.saturated and status != FAIL:
-        status = INCONCLUSIVE
-        reasons.insert(
-            0,
-            "saturated: accuracy stays at its uncompressed level at every k, so the check cannot see "
-            "memorization in these layers; compress earlier layers (layers=[...]) or use method='random'",
+
+def guard(result: CheckResult) -> tuple[Guard, str] | None:
+    """Whether the check can judge this model at all: not when it is at chance or underfit."""
+    fit, n = result.base_accuracy, result.checked_samples
+    outputs = result.settings.get("outputs")
+    if at_chance(fit, outputs, n):
+        chance = 1 / outputs
+        return Guard.CHANCE, (
+            f"at chance: the model predicts {fit:.1%} of the {n} checked training samples right, no better "
+            f"than guessing among its {outputs} outputs ({chance:.1%}); is it trained, and are these the "
+            "labels it was trained on?"
         )
-    return Verdict(status, reasons, margin=nearest[2], threshold=nearest[3])
+    if fit < calibrated.MIN_FIT:
+        return Guard.UNDERFIT, (
+            f"underfit: the model fits {fit:.1%} of the {n} checked training samples (as labelled); memorization "
+            f"is judged on models that fit at least {calibrated.MIN_FIT:.0%} of theirs, so this one is not judged. "
+            "Train it further, or check that these are the data and labels it was trained on"
+        )
+    return None
+
+
+def saturation_reason(result: CheckResult) -> str:
+    score = "" if result.score is None else f", while the score {result.score:.3f} does not show that it generalizes"
+    return (
+        f"saturated: the single-class AuC {result.auc:.3f} stays within {calibrated.SATURATION_TOL:g} of the "
+        f"uncompressed accuracy {result.base_accuracy:.3f}{score}; the single-class check cannot see memorization "
+        "in these layers: judge the score (the default thresholds) or compress earlier layers (layers=[...])"
+    )
+
+
+def decide(result: CheckResult, thresholds: Thresholds | None = None, baseline: CheckResult | None = None) -> Verdict:
+    """Guards first, then every applicable threshold; the worst outcome wins (fail > inconclusive > pass)."""
+    thresholds = Thresholds() if thresholds is None else thresholds
+    invalid = guard(result)
+    if invalid is not None:
+        return Verdict(INCONCLUSIVE, [invalid[1]], guard=invalid[0])
+
+    checks: list[_Check] = []
+    on_score = thresholds.min_score is not None or thresholds.max_score_drop is not None
+    if on_score and (result.score is None or result.score_ci is None):
+        return Verdict(
+            INCONCLUSIVE,
+            [
+                "no score was measured (a check with score=False, or a result saved by pytest-memcheck 0.1), and "
+                "these thresholds judge the score; check with score=True, or set min_auc / max_drop"
+            ],
+        )
+    if thresholds.min_score is not None:
+        checks.append(_floor(result, "score", result.score, result.score_ci, thresholds.min_score, "min_score"))
+    if thresholds.max_score_drop is not None and baseline is not None:
+        checks.append(_regression(result, baseline, "score", "max_score_drop", thresholds.max_score_drop, True))
+    if thresholds.min_auc is not None:
+        checks.append(_floor(result, f"{result.method} AuC", result.auc, result.auc_ci, thresholds.min_auc, "min_auc"))
+    if thresholds.max_drop is not None and baseline is not None:
+        checks.append(_regression(result, baseline, f"{result.method} AuC", "max_drop", thresholds.max_drop, False))
+    if not checks:
+        return Verdict(INCONCLUSIVE, ["no threshold applies: max_drop and max_score_drop need a recorded baseline"])
+
+    status = max((c.status for c in checks), key=_SEVERITY.__getitem__)
+    reasons = [c.reason for c in checks]
+    nearest = min(checks, key=lambda c: c.margin)
+    verdict = Verdict(status, reasons, margin=nearest.margin, threshold=nearest.threshold, detectable=nearest.detectable)
+    on_auc = thresholds.min_auc is not None or thresholds.max_drop is not None
+    if on_auc and result.saturated and status != FAIL:
+        verdict.status, verdict.guard = INCONCLUSIVE, Guard.SATURATED
+        verdict.reasons.insert(0, saturation_reason(result))
+    elif status == INCONCLUSIVE and all(c.half_width > calibrated.MAX_HALF_WIDTH for c in checks if c.status == INCONCLUSIVE):
+        verdict.guard = Guard.UNDECIDABLE
+        verdict.reasons.insert(
+            0,
+            f"undecidable: the {_level(result)} is +-{max(c.half_width for c in checks):.3f} wide, more than "
+            f"+-{calibrated.MAX_HALF_WIDTH:g}, which cannot tell a typical model from the threshold with "
+            f"{result.settings.get('samples_per_class')} samples per class; raise samples_per_class or repeats",
+        )
+    return verdict

@@ -6,23 +6,33 @@ import math
 
 import pytest
 
-from pytest_memcheck.gate import FAIL, INCONCLUSIVE, PASS, Thresholds, Verdict, decide
+import numpy as np
+
+from pytest_memcheck import calibrated
+from pytest_memcheck.gate import FAIL, INCONCLUSIVE, PASS, Guard, Status, Thresholds, Verdict, decide
 from pytest_memcheck.result import CheckResult
 
 
-def result(auc=0.7, ci=None, *, saturated=False, samples=None, draw="d0", confidence=0.95) -> CheckResult:
+def result(
+    auc=0.7, ci=None, *, saturated=False, samples=None, draw="d0", confidence=0.95, score=None, score_ci=None,
+    score_samples=None, base=1.0, outputs=10,
+) -> CheckResult:
     ci = (auc - 0.05, auc + 0.05) if ci is None else ci
+    if score is not None and score_ci is None:
+        score_ci = (score - 0.05, score + 0.05)
     return CheckResult(
         auc=auc,
         auc_ci=ci,
-        score=auc,
+        score=score,
+        score_ci=score_ci,
+        score_samples=[] if score_samples is None else score_samples,
         saturated=saturated,
         curve={1.0: auc - 0.1, 2.0: auc + 0.1},
         per_class={0: auc - 0.02, 1: auc + 0.02},
-        base_accuracy=1.0,
+        base_accuracy=base,
         layers=["fc1", "fc2"],
         method="nmf",
-        settings={"seed": 0, "draw": draw, "confidence": confidence, "samples_per_class": 4},
+        settings={"seed": 0, "draw": draw, "confidence": confidence, "samples_per_class": 4, "outputs": outputs},
         samples=[] if samples is None else samples,
     )
 
@@ -32,6 +42,7 @@ def shifted(samples: list[list[float]], by: float) -> list[list[float]]:
 
 
 SAMPLES = [[0.6, 0.7, 0.8, 0.7], [0.5, 0.7, 0.9, 0.7]]  # mean 0.7
+FIFTY = [[0.1] * 50] * 10  # 10 classes x 50 samples
 
 
 # ---------------------------------------------------------------------------------------------- floor
@@ -67,16 +78,39 @@ def test_reason_states_the_configured_confidence_level():
     assert "80% CI" in verdict.reasons[0]
 
 
-def test_no_threshold_is_inconclusive_with_a_reason():
-    verdict = decide(result(), Thresholds())
-    assert verdict.status == INCONCLUSIVE
-    assert "min_auc" in verdict.reasons[0] and "max_drop" in verdict.reasons[0]
-    assert verdict.margin is None and verdict.threshold is None
+def test_no_argument_means_the_calibrated_score_thresholds():
+    t = Thresholds()
+    assert (t.min_score, t.max_score_drop) == (calibrated.MIN_SCORE, calibrated.MAX_SCORE_DROP)
+    assert t.min_auc is None and t.max_drop is None and t.is_default
+
+
+def test_explicit_thresholds_replace_the_defaults():
+    assert Thresholds(min_auc=0.6) == Thresholds(min_auc=0.6, min_score=None, max_score_drop=None)
+    assert not Thresholds(max_drop=0.05).is_default
 
 
 def test_max_drop_without_a_baseline_is_not_applied():
     verdict = decide(result(), Thresholds(max_drop=0.05))
     assert verdict.status == INCONCLUSIVE and "no threshold applies" in verdict.reasons[0]
+
+
+def test_default_thresholds_judge_the_score_not_the_auc():
+    floor = calibrated.MIN_SCORE
+    good = decide(result(0.2, score=floor + 0.3))
+    assert good.status == PASS and "score" in good.reasons[0] and "min_score" in good.reasons[0]
+    bad = decide(result(0.9, score=floor - 0.2))
+    assert bad.status == FAIL and f"{floor:.3f}" in bad.reasons[0]
+
+
+def test_default_thresholds_without_a_score_say_how_to_get_one():
+    verdict = decide(result(0.9))
+    assert verdict.status == INCONCLUSIVE and "score=True" in verdict.reasons[0] and "min_auc" in verdict.reasons[0]
+
+
+@pytest.mark.parametrize("value", [np.float32(0.5), np.float64(0.5), np.int64(0), 0.5])
+def test_numpy_numbers_are_accepted_as_thresholds(value):
+    assert Thresholds(min_auc=value).min_auc == float(value)
+    assert type(Thresholds(min_auc=value).min_auc) is float
 
 
 # ------------------------------------------------------------------------------------------- baseline
@@ -182,26 +216,90 @@ def test_margin_and_threshold_come_from_the_nearest_limit():
 # ------------------------------------------------------------------------------------------ saturated
 
 
-def test_saturated_passing_result_is_inconclusive_and_says_why():
-    verdict = decide(result(0.95, (0.94, 0.96), saturated=True), Thresholds(min_auc=0.5))
-    assert verdict.status == INCONCLUSIVE
-    assert verdict.reasons[0].startswith("saturated")
-    assert "layers=" in verdict.reasons[0] and "method='random'" in verdict.reasons[0]
+def test_saturated_passing_result_is_inconclusive_and_says_what_was_measured():
+    verdict = decide(result(0.95, (0.94, 0.96), saturated=True, score=0.2), Thresholds(min_auc=0.5))
+    assert verdict.status == INCONCLUSIVE and verdict.guard == Guard.SATURATED
+    assert verdict.reasons[0].startswith("saturated: the single-class AuC 0.950 stays within")
+    assert "the score 0.200 does not show that it generalizes" in verdict.reasons[0]
     assert verdict.margin == pytest.approx(0.45)  # the numbers are still reported
     assert any("is above the floor" in r for r in verdict.reasons)
 
 
 def test_saturated_failing_result_still_fails():
     verdict = decide(result(0.3, (0.25, 0.35), saturated=True), Thresholds(min_auc=0.5))
-    assert verdict.status == FAIL
+    assert verdict.status == FAIL and verdict.guard is None
     assert not verdict.reasons[0].startswith("saturated")
+
+
+def test_saturation_does_not_touch_a_score_verdict():
+    verdict = decide(result(0.99, saturated=True, score=calibrated.MIN_SCORE + 0.3))
+    assert verdict.status == PASS and verdict.guard is None
+
+
+# ----------------------------------------------------------------------------------------------- guards
+
+
+def test_model_at_chance_is_not_judged_and_says_so():
+    verdict = decide(result(0.1, score=0.05, base=0.11, outputs=10, samples=FIFTY))
+    assert verdict.status == INCONCLUSIVE and verdict.guard == Guard.CHANCE
+    assert verdict.reasons == [verdict.reasons[0]] and verdict.reasons[0].startswith("at chance: the model predicts 11.0%")
+    assert "its 10 outputs (10.0%)" in verdict.reasons[0]
+
+
+def test_underfit_model_is_never_failed_as_memorizing():
+    fit = calibrated.MIN_FIT - 0.2
+    verdict = decide(result(0.1, (0.05, 0.15), score=0.05, base=fit, samples=FIFTY), Thresholds(min_auc=0.9))
+    assert verdict.status == INCONCLUSIVE and verdict.guard == Guard.UNDERFIT
+    assert verdict.reasons[0].startswith(f"underfit: the model fits {fit:.1%} of the 500 checked training samples")
+
+
+def test_a_model_that_fits_enough_is_judged():
+    assert decide(result(0.1, (0.05, 0.15), base=calibrated.MIN_FIT), Thresholds(min_auc=0.9)).status == FAIL
+
+
+def test_interval_too_wide_to_decide_anything_is_undecidable():
+    wide = calibrated.MAX_HALF_WIDTH + 0.05
+    score = calibrated.MIN_SCORE
+    verdict = decide(result(score=score, score_ci=(score - wide, score + wide)))
+    assert verdict.status == INCONCLUSIVE and verdict.guard == Guard.UNDECIDABLE
+    assert verdict.reasons[0].startswith("undecidable:") and "samples_per_class" in verdict.reasons[0]
+
+
+def test_narrow_straddling_interval_is_plain_inconclusive():
+    score = calibrated.MIN_SCORE
+    verdict = decide(result(score=score, score_ci=(score - 0.02, score + 0.02)))
+    assert verdict.status == INCONCLUSIVE and verdict.guard is None
+
+
+# --------------------------------------------------------------------------------------- score baseline
+
+
+def test_score_regression_is_paired_on_the_same_samples_and_reports_what_it_detects():
+    values = [[0.9, 1.0, 0.8, 1.0]] * 10
+    base = result(score=0.925, score_samples=values)
+    cand = result(score=0.725, score_samples=[[v - 0.2 for v in row] for row in values])
+    verdict = decide(cand, Thresholds(max_score_drop=0.05), base)
+    assert verdict.status == FAIL and "paired on the same samples" in verdict.reasons[0]
+    assert "change -0.200" in verdict.reasons[0] and "max_score_drop 0.050" in verdict.reasons[0]
+    assert verdict.detectable == pytest.approx(0.05)  # a constant shift: a zero-width interval
+    assert "it detects a fall of 0.050 or more" in verdict.reasons[0]
+
+
+def test_samples_the_score_leaves_out_are_ignored_in_a_comparison():
+    base = result(score=0.9, score_samples=[[0.9, None, 0.9, 0.9]] * 10)
+    cand = result(score=0.9, score_samples=[[0.9, 0.9, None, 0.9]] * 10)
+    assert decide(cand, Thresholds(max_score_drop=0.05), base).status == PASS
 
 
 def test_verdict_round_trips_to_a_dict():
     verdict = decide(result(), Thresholds(min_auc=0.5))
     d = verdict.to_dict()
-    assert d["status"] == PASS and d["reasons"] == verdict.reasons
+    assert d["status"] == "pass" and type(d["status"]) is str and d["reasons"] == verdict.reasons
     assert Verdict(**d) == verdict
+
+
+def test_statuses_read_as_their_words():
+    assert f"{Status.FAIL}" == "fail" and str(Guard.UNDERFIT) == "underfit" and Status.PASS == "pass"
 
 
 # ----------------------------------------------------------------------------------------- thresholds
