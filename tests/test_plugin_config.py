@@ -52,6 +52,31 @@ def test_keyword_selection_applies_to_gates(project):
         ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 2\n', "memcheck:*between 0 and 1"),
         ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = "high"\n', "memcheck:*must be a float"),
         ("[tool.memcheck\n", "pyproject.toml: Expected*"),
+        # issue 10: near-miss table names are errors, not silently dropped gates
+        ('[tool.memchek.models.m]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "[[]tool.memchek[]]*misspelling of [[]tool.memcheck[]]"),
+        ('[tool.pytest-memcheck]\nseed = 1\n', "[[]tool.pytest-memcheck[]]*misspelling"),
+        ('[tool.memcheck.model.m]\nmodel = "a:b"\n', "unknown key 'model' in [[]tool.memcheck[]] (did you mean 'models'?)"),
+        ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\nmin_acu = 0.5\n', "unknown key 'min_acu'*(did you mean 'min_auc'?)"),
+        # issue 14: the configuration cannot make the gate write outside the project or mix two models' files
+        ('[tool]\nmemcheck = "x"\n', "memcheck: [[]tool.memcheck[]] must be a table, got str"),
+        ('[tool.memcheck]\nbaseline_dir = ".."\n', "baseline_dir = '..' leads outside the project"),
+        ('[tool.memcheck]\nbaseline_dir = "/tmp/elsewhere"\n', "baseline_dir = '/tmp/elsewhere' leads outside the project"),
+        ('[tool.memcheck]\nbaseline_dir = "tests/../../x"\n', "leads outside the project"),
+        (
+            '[tool.memcheck.models."a b"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n'
+            '[tool.memcheck.models.a_b]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n',
+            "model tables 'a b' and 'a_b' would share the baseline file a_b.json",
+        ),
+        (
+            '[tool.memcheck.models.Model]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n'
+            '[tool.memcheck.models.model]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n',
+            "model tables 'Model' and 'model' would share the baseline file model.json",
+        ),
+        (
+            '[tool.memcheck.models."x\\n::error::pwned"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n',
+            "model table name 'x\\n::error::pwned' must be printable text on one line",
+        ),
+        ('[tool.memcheck.models."..."]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "cannot make a file name"),
     ],
 )
 def test_bad_configuration_is_a_usage_error(pytester: pytest.Pytester, toml, message):
