@@ -279,4 +279,68 @@ def test_torchscript_file_is_refused_with_the_reason(root):
 
 def test_plain_torch_save_zip_is_not_mistaken_for_torchscript(root):
     torch.save(tiny().state_dict(), root / "w.pt")
-    assert not loading._is_torchscript(root / "w.pt")
+    with open(root / "w.pt", "rb") as fh:  # the file is opened once, checked, then loaded
+        assert not loading._is_torchscript(fh)
+
+
+# ------------------------------------------------------------------------ files from elsewhere (issue 14)
+
+
+def _within(seconds: float, fn):
+    """Run ``fn`` in a daemon thread: a hang becomes a test failure instead of a stuck suite."""
+    import threading
+
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"still running after {seconds} s"
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "/dev/urandom", "fifo", "folder"])
+def test_weights_that_are_not_a_regular_file_are_refused_without_reading(root, target):
+    import os
+
+    if target == "fifo":
+        os.mkfifo(root / "fifo")  # opening it for reading would wait for a writer forever
+    elif target == "folder":
+        (root / "folder").mkdir()
+    (root / "weights.pt").symlink_to(Path(target) if target.startswith("/") else root / target)
+    name = module(root, ARCH)
+    with pytest.raises(MemcheckError, match=r"cannot load model file .*weights.pt: it is .*not a regular file"):
+        _within(10, lambda: load_model("weights.pt", root, architecture=f"{name}:build"))
+
+
+def test_weights_larger_than_the_limit_are_refused(root, monkeypatch):
+    name = module(root, ARCH)
+    torch.save(tiny().state_dict(), root / "weights.pt")
+    monkeypatch.setattr(loading, "MAX_WEIGHTS_BYTES", 100)
+    with pytest.raises(MemcheckError, match="larger than the limit"):
+        load_model("weights.pt", root, architecture=f"{name}:build")
+
+
+def test_weights_files_are_refused_on_a_torch_where_weights_only_can_be_bypassed(root, monkeypatch, spy_load):
+    name = module(root, ARCH)
+    torch.save(tiny().state_dict(), root / "weights.pt")
+    monkeypatch.setattr(torch, "__version__", "2.5.1+cpu")
+    with pytest.raises(MemcheckError, match=r"torch 2.5.1\+cpu.*CVE-2025-32434.*torch>=2.6"):
+        load_model("weights.pt", root, architecture=f"{name}:build")
+    assert spy_load == []  # refused before reading the file
+    # with trust_pickle the user has accepted that the file runs code: nothing more to protect
+    assert isinstance(load_model("weights.pt", root, architecture=f"{name}:build", trust_pickle=True), nn.Module)
+
+
+def test_a_model_built_for_the_gate_is_in_eval_mode(root):
+    name = module(root, ARCH)
+    torch.save(tiny().state_dict(), root / "weights.pt")
+    assert not load_model("weights.pt", root, architecture=f"{name}:build").training

@@ -99,23 +99,24 @@ def test_floor_only_gate_is_not_failed_by_a_stale_or_broken_baseline(model, stor
 def test_update_writes_the_baseline(model, store):
     res = result(0.7)
     out = evaluate("m", model, res, Thresholds(min_auc=0.5, max_drop=0.05), store, update=True)
-    assert out.status == PASS and out.baseline_state == "updated"
+    assert out.status == PASS and out.baseline_state == "recorded"  # issue 10: "updated" did not say which
     assert out.baseline_path == str(store.path("m")) and out.baseline_auc == 0.7
-    assert any("baseline recorded" in r for r in out.verdict.reasons)
+    assert f"baseline recorded: {store.path('m')} (AuC 0.700)" in out.verdict.reasons
     stored = store.load("m")
     assert stored.result == res and stored.fingerprint == fingerprint(model)
 
 
 def test_update_without_a_floor_writes_and_passes(model, store):
     out = evaluate("m", model, result(0.2), Thresholds(max_drop=0.05), store, update=True)
-    assert out.status == PASS and out.baseline_state == "updated"
+    assert out.status == PASS and out.baseline_state == "recorded"
     assert store.load("m").result.auc == 0.2
 
 
 def test_update_replaces_an_older_baseline(model, store):
     store.save("m", result(0.6), fingerprint(model))
-    evaluate("m", model, result(0.75), Thresholds(max_drop=0.05), store, update=True)
+    out = evaluate("m", model, result(0.75), Thresholds(max_drop=0.05), store, update=True)
     assert store.load("m").result.auc == 0.75
+    assert out.baseline_state == "replaced" and f"baseline replaced: {store.path('m')} (AuC 0.750)" in out.reasons
 
 
 def test_update_refuses_a_model_below_its_floor(model, store):
@@ -139,7 +140,7 @@ def test_update_below_the_floor_keeps_the_existing_baseline(model, store):
 
 def test_update_with_an_interval_straddling_the_floor_records_but_is_inconclusive(model, store):
     out = evaluate("m", model, result(0.5, 0.05), Thresholds(min_auc=0.5, max_drop=0.05), store, update=True)
-    assert out.status == INCONCLUSIVE and out.baseline_state == "updated"
+    assert out.status == INCONCLUSIVE and out.baseline_state == "recorded"
     assert store.load("m").result.auc == 0.5
 
 

@@ -28,19 +28,32 @@ def test_no_gates_without_the_flag(project):
     result.assert_outcomes(passed=1)
 
 
-def test_explicit_pyproject_argument_collects_gates(project):
-    project.configure(project.model_table("clean"))
-    project.pytester.makepyfile(test_other="def test_plain():\n    pass\n")
-    only_tests = project.run("--memcheck", "test_other.py")
-    only_tests.assert_outcomes(passed=1)
-    gates = project.run("--memcheck", "pyproject.toml")
-    gates.assert_outcomes(passed=1)
+BROKEN = '[tool.memcheck.models.{name}]\nmodel = "missing_module_{name}:load"\ndata = "mydata:clean"\nmin_auc = 0.4\n'
 
 
-def test_keyword_selection_applies_to_gates(project):
-    project.configure(project.model_table("clean"), project.model_table("memorizing"))
-    result = project.run("--memcheck", "-k", "clean")
-    result.assert_outcomes(passed=1, deselected=1)
+def test_gates_run_whatever_paths_are_given(project):
+    # issue 10, finding 2: "pytest tests --memcheck" ran no gate and exited 0. Gates that fail to load are
+    # cheap to run and still show that they ran.
+    project.configure(BROKEN.format(name="one"), BROKEN.format(name="two"))
+    project.pytester.mkdir("tests")
+    (project.path / "tests" / "test_other.py").write_text("def test_plain():\n    pass\n")
+    result = project.run("--memcheck", "tests")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["collected 3 items", "*one*ERROR*could not load its model*", "*two*ERROR*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # a path naming the configuration, or one gate of it, collects those gates once
+    project.run("--memcheck", "pyproject.toml", "tests").assert_outcomes(passed=1, failed=2)
+    project.run("--memcheck", "pyproject.toml::memcheck[one]").assert_outcomes(failed=1)
+    project.run("--memcheck", ".").assert_outcomes(passed=1, failed=2)
+    project.run("--memcheck", "tests/test_other.py::test_plain").assert_outcomes(passed=1, failed=2)
+
+
+def test_keyword_and_marker_selection_apply_to_gates_with_right_counts(project):
+    project.configure(BROKEN.format(name="one"), BROKEN.format(name="two"))
+    result = project.run("--memcheck", "-k", "one")
+    result.assert_outcomes(failed=1, deselected=1)
+    result.stdout.fnmatch_lines(["collected 2 items / 1 deselected / 1 selected"])  # was "-1 selected"
+    project.run("--memcheck", "-m", "not memcheck").assert_outcomes(deselected=2)
 
 
 @pytest.mark.parametrize(
