@@ -134,7 +134,7 @@ _FIX = "restore it from version control, or delete it and run pytest --memcheck 
 
 def _text(value: Any, where: str, pattern: str = r"[^\x00-\x1f\x7f]{1,1000}") -> str:
     if not isinstance(value, str) or not re.fullmatch(pattern, value):
-        raise BaselineError(f"field {where!r} must be a string of printable characters, got {str(value)[:60]!r}")
+        raise BaselineError(f"field {where!r} must be a string of up to 1000 printable characters, got {str(value)[:60]!r}")
     return value
 
 
@@ -158,7 +158,7 @@ def parse_baseline(data: Any, name: str, path: Path) -> Baseline:
         )
     try:
         baseline = Baseline(
-            name=_text(data.get("name"), "name"),
+            name=_text(data.get("name"), "name", r"[\s\S]{1,1000}"),  # any name save() takes; shown escaped
             fingerprint=_text(data.get("fingerprint"), "fingerprint", r"[0-9a-f]{1,64}"),
             result=parse(data.get("result"), "result"),
             created=_text(data.get("created"), "created"),

@@ -113,7 +113,10 @@ def _policy(value: str, where: str) -> str:
 def _baseline_dir(value: str, rootdir: Path) -> Path:
     """``value`` under the rootdir, symlinks resolved; anything that leads outside is a configuration error."""
     root = rootdir.resolve()
-    resolved = (root / value).resolve()
+    try:
+        resolved = (root / value).resolve()
+    except (OSError, ValueError) as exc:  # a NUL character, a symlink loop
+        raise ConfigError(f"[tool.memcheck].baseline_dir = {value!r} is not a usable path ({exc})") from exc
     if resolved != root and root not in resolved.parents:
         raise ConfigError(
             f"[tool.memcheck].baseline_dir = {value!r} leads outside the project ({resolved}); baselines are "
@@ -127,9 +130,10 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 def _model_name(name: str, files: dict[str, str]) -> None:
     """A name that prints on one line and has a baseline file of its own (compared ignoring case)."""
-    if not name.strip() or _UNPRINTABLE.search(name):
+    if not name.strip() or _UNPRINTABLE.search(name) or "##[" in name or name.lstrip().startswith("::"):
         raise ConfigError(
-            f"model table name {name!r} must be printable text on one line: it names the gate in logs and reports"
+            f"model table name {name!r} must be printable text on one line, without '##[' or a leading '::' "
+            "(a CI runner reads those as commands): it names the gate in logs and reports"
         )
     from .baseline import safe_name
     from .errors import BaselineError

@@ -17,6 +17,7 @@ import pytest
 
 from .config import ModelConfig
 from .errors import MemcheckError, MemcheckWarning
+from .escape import log_text
 from .session import SESSION_KEY, MemcheckSession, record, stage
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -68,7 +69,7 @@ class MemcheckItem(pytest.Item):
         if isinstance(excinfo.value, GateFailure):
             return str(excinfo.value)
         if isinstance(excinfo.value, MemcheckError):
-            return f"memcheck gate {self.spec.name!r}: {excinfo.value}{self._user_frames(excinfo.value)}"
+            return log_text(f"memcheck gate {self.spec.name!r}: {excinfo.value}{self._user_frames(excinfo.value)}")
         return super().repr_failure(excinfo)
 
     def _user_frames(self, error: BaseException) -> str:

@@ -21,6 +21,7 @@ from enum import Enum
 from typing import Any
 
 from .baseline import BaselineStore, fingerprint, modules
+from .escape import log_text
 from .gate import FAIL, INCONCLUSIVE, PASS, Thresholds, Verdict, decide
 from .result import CheckResult
 
@@ -182,7 +183,7 @@ class Outcome:
         return "looks memorizing"
 
     def explain(self) -> str:
-        """A failure message that is enough to act on from a CI log."""
+        """A failure message that is enough to act on from a CI log (and cannot act on the log itself)."""
         lines = [f"memcheck: {self.name!r} {self.headline} ({self.status.value})"]
         lines += [f"  {reason}" for reason in self.reasons]
         r = self.result
@@ -207,7 +208,7 @@ class Outcome:
             and self.update_hint
         ):
             lines.append(f"  if this model is the one to accept, record it as the baseline: {self.update_hint}")
-        return "\n".join(lines)
+        return log_text("\n".join(lines))
 
 
 def _floors(thresholds: Thresholds) -> Thresholds:

@@ -6,9 +6,9 @@ gate, also one that could not run, is in every report with its status and reason
 
 Statuses, baseline states and the table's columns are rendered from one place
 (:class:`~pytest_memcheck.outcome.Status`, :data:`COLUMNS`). Every text that
-comes from a name, a message or a file is escaped for its medium: control
-characters in all of them, workflow-command syntax in annotations, markdown and
-HTML in the step summary (a model name cannot inject a command or markup).
+comes from a name, a message or a file is escaped for its medium
+(:mod:`pytest_memcheck.escape`): a model name cannot inject a workflow command
+into a CI log or markup into the step summary.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ import datetime as _dt
 import io
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .baseline import atomic_write, read_json
 from .errors import BaselineError, MemcheckError
+from .escape import log_line, markdown, workflow_data, workflow_property
 from .outcome import BaselineState, Outcome, Status
 
 REPORT_FORMAT = "pytest-memcheck-report"
@@ -31,32 +31,6 @@ REPORT_FORMAT = "pytest-memcheck-report"
 REPORT_SCHEMA = 1
 TITLE = "memcheck: memorization gates"
 STYLE = {Status.PASS: "green", Status.INCONCLUSIVE: "yellow", Status.FAIL: "bold red", Status.ERROR: "bold magenta"}
-
-# ------------------------------------------------------------------------------------------------ escaping
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def oneline(text: Any) -> str:
-    """``text`` on one line: control characters (newlines included) shown as escapes, never acted on."""
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], str(text))
-
-
-def markdown(text: Any) -> str:
-    """``text`` as literal markdown/HTML: everything but letters, digits and plain punctuation as an entity."""
-    return "".join(c if c.isalnum() or c in " .,:;=/+-%()'" else f"&#{ord(c)};" for c in oneline(text))
-
-
-def workflow_data(text: Any) -> str:
-    """The message part of a GitHub workflow command, encoded as GitHub documents (``%``, CR, LF); other
-    control characters are shown as escapes."""
-    return oneline(str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
-
-
-def workflow_property(text: Any) -> str:
-    """A property value of a workflow command (``title=...``): also ``:`` and ``,``."""
-    return workflow_data(text).replace(":", "%3A").replace(",", "%2C")
-
 
 # ------------------------------------------------------------------------------------------------- columns
 
@@ -170,8 +144,8 @@ def terminal_table(outcomes: Sequence[Outcome], width: int, color: bool) -> str:
     if notes:
         table.add_column("note", no_wrap=True)
     for o in outcomes:
-        cells = [Text(oneline(o.name)), Text(o.status.label, style=STYLE[o.status]), *(Text(c.cell(o)) for c in COLUMNS)]
-        table.add_row(*cells, *([Text(oneline(note(o)))] if notes else []))
+        cells = [Text(log_line(o.name)), Text(o.status.label, style=STYLE[o.status]), *(Text(c.cell(o)) for c in COLUMNS)]
+        table.add_row(*cells, *([Text(log_line(note(o)))] if notes else []))
     natural = Measurement.get(console, console.options.update_width(10**6), table).maximum
     if natural <= width:
         console.print(table)
@@ -181,7 +155,7 @@ def terminal_table(outcomes: Sequence[Outcome], width: int, color: bool) -> str:
     written = [o for o in outcomes if o.baseline_state in (BaselineState.RECORDED, BaselineState.REPLACED)]
     for o in written:
         console.print(
-            Text(f"  baseline {o.baseline_state.value}: {oneline(_shown_path(o.baseline_path or ''))} (AuC {o.baseline_auc:.3f})"),
+            Text(f"  baseline {o.baseline_state.value}: {log_line(_shown_path(o.baseline_path or ''))} (AuC {o.baseline_auc:.3f})"),
             no_wrap=True, overflow="ignore", crop=False,
         )
     return buf.getvalue()
@@ -190,24 +164,26 @@ def terminal_table(outcomes: Sequence[Outcome], width: int, color: bool) -> str:
 def _compact(outcomes: Sequence[Outcome], width: int) -> list[Any]:
     """One entry per gate for narrow terminals: name and status, then the cells, wrapped between cells.
 
-    A gate's name is never broken; it gets a line of its own when the names are long.
+    A gate's name is never broken: with short names they form a column, long ones start their entry and
+    the cells continue on the lines below.
     """
     from rich.text import Text
 
-    names = [oneline(o.name) for o in outcomes]
+    names = [log_line(o.name) for o in outcomes]
     label_width = max(len(o.status.label) for o in outcomes)
     name_width = max(map(len, names), default=0)
     aligned = name_width + label_width + 4 <= width // 2
     out: list[Any] = []
     for o, name in zip(outcomes, names):
-        first = Text(f"{name:<{name_width}}  " if aligned else f"{name}\n  ")
-        first.append(f"{o.status.label:<{label_width}}", style=STYLE[o.status])
-        indent = (name_width + label_width + 4) if aligned else label_width + 4
+        entry = Text(f"{name:<{name_width}}  " if aligned else f"{name}  ")
+        entry.append(f"{o.status.label:<{label_width}}" if aligned else o.status.label, style=STYLE[o.status])
+        indent = name_width + label_width + 4 if aligned else 4
         pieces = [(f"{c.compact} {v}".strip(), False) for c in COLUMNS if (v := c.cell(o)) != "-"]
         text = note(o)
         if text:
-            pieces.insert(0, (oneline(text), True))
-        out.append(first + Text(_wrap(len(first.plain.split("\n")[-1]), pieces, width, indent)))
+            pieces.insert(0, (log_line(text), True))
+        start = len(entry.plain) if aligned else width  # long names: the cells start on the next line
+        out.append(entry + Text(_wrap(start, pieces, width, indent)))
     return out
 
 
@@ -219,8 +195,8 @@ def _wrap(start: int, pieces: list[tuple[str, bool]], width: int, indent: int) -
         words = piece.split(" ") if breakable else [piece]
         for i, word in enumerate(words):
             sep = "  " if i == 0 else " "
-            if column + len(sep) + len(word) > width and column > indent:
-                out.append("\n" + " " * indent + word)
+            if column + len(sep) + len(word) > width and (column > indent or out == []):
+                out.append("\n" + " " * indent + log_line(word))  # a word that starts a line must not be a command
                 column = indent + len(word)
             else:
                 out.append(sep + word)

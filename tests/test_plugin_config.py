@@ -50,10 +50,17 @@ def test_gates_run_whatever_paths_are_given(project):
 
 def test_keyword_and_marker_selection_apply_to_gates_with_right_counts(project):
     project.configure(BROKEN.format(name="one"), BROKEN.format(name="two"))
+    with open(project.path / "pyproject.toml", "a") as fh:  # the usual layout: pytest looks in tests/ only
+        fh.write('\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
+    project.pytester.mkdir("tests")
+    (project.path / "tests" / "test_other.py").write_text("def test_plain():\n    pass\n")
     result = project.run("--memcheck", "-k", "one")
-    result.assert_outcomes(failed=1, deselected=1)
-    result.stdout.fnmatch_lines(["collected 2 items / 1 deselected / 1 selected"])  # was "-1 selected"
-    project.run("--memcheck", "-m", "not memcheck").assert_outcomes(deselected=2)
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines(["collected 3 items / 2 deselected / 1 selected"])  # was "-1 selected"
+    everything = project.run("--memcheck")
+    everything.assert_outcomes(passed=1, failed=2)
+    everything.stdout.fnmatch_lines(["collected 3 items"])  # was "collected 1 item" before three ran
+    project.run("--memcheck", "-m", "not memcheck").assert_outcomes(passed=1, deselected=2)
 
 
 @pytest.mark.parametrize(
@@ -89,6 +96,8 @@ def test_keyword_and_marker_selection_apply_to_gates_with_right_counts(project):
             '[tool.memcheck.models."x\\n::error::pwned"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n',
             "model table name 'x\\n::error::pwned' must be printable text on one line",
         ),
+        ('[tool.memcheck.models."a ##[error]b"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "without '##[' or a leading '::'"),
+        ('[tool.memcheck.models."::add-mask::x"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "without '##[' or a leading '::'"),
         ('[tool.memcheck.models."..."]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "cannot make a file name"),
     ],
 )

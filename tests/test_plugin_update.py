@@ -23,7 +23,7 @@ def test_whole_lifecycle(project):
     update = project.run("--memcheck", "--memcheck-update")
     update.assert_outcomes(passed=1)
     # issue 10, finding 3: an update run says what it wrote, per gate
-    update.stdout.fnmatch_lines(["model*PASS*baseline recorded*", "  baseline recorded: tests/memcheck/model.json (AuC 0.*)"])
+    update.stdout.fnmatch_lines(["model*PASS*recorded*", "  baseline recorded: tests/memcheck/model.json (AuC 0.*)"])
     stored = json.loads(baseline.read_text())
     assert stored["format"] == "pytest-memcheck-baseline" and stored["name"] == "model"
     assert stored["result"]["settings"]["samples_per_class"] == 20

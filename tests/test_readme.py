@@ -118,7 +118,7 @@ def test_the_gate_section_runs_as_written(readme_project):
     first = run("--memcheck-report=report.json")
     # two gates with max_drop have no baseline yet; the floor-only gate passes
     first.assert_outcomes(passed=1, failed=2)
-    first.stdout.fnmatch_lines(["*has no baseline to compare with*--memcheck-update*"])
+    first.stdout.fnmatch_lines(["*has no baseline to compare with*", "*record one with pytest --memcheck --memcheck-update"])
     models = {m["name"]: m for m in json.loads((readme_project.path / "report.json").read_text())["models"]}
     assert models["candidate"]["result"]["layers"] == ["features.3", "features.6"]
     assert models["candidate_weights"]["status"] == "pass"

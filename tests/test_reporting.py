@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pytest_memcheck import reporting
+from pytest_memcheck import escape, reporting
 from pytest_memcheck.errors import MemcheckError
 from pytest_memcheck.gate import Thresholds, Verdict
 from pytest_memcheck.outcome import BaselineState, Outcome, Stage, Status
@@ -149,6 +149,10 @@ HOSTILE = [
     "a|b`c`[link](javascript:alert(1))",
     "100%0A::warning::z",
     "\u2028::error::ls",
+    "::error::at the start of a line",
+    "  ::add-mask::indented",
+    "x ##[error]legacy syntax, anywhere in a line",
+    "many words so that the note wraps onto a line of its own ::error::wrapped",
 ]
 
 
@@ -160,8 +164,8 @@ def test_names_and_messages_cannot_inject_commands_or_markup(name):
         assert "\n" not in line and "\r" not in line and "\u2028" not in line
         assert line.startswith("::error title=memcheck%3A ") and "::" not in command[len("error title=") :]
         assert "%0A" not in message or "\n" in name  # an encoded newline only where the message had one
-    for line in reporting.terminal_table(outcomes, 80, False).splitlines():
-        assert not line.lstrip().startswith("::")
+    for line in reporting.terminal_table(outcomes, 80, False).splitlines() + errored(name, name).explain().splitlines():
+        assert not line.lstrip().startswith("::") and "##[" not in line  # what GitHub's runner acts on
     summary = reporting.step_summary(outcomes)
     for raw in ("<img", "</details><img", "`c`", "[link]", "\n::"):
         assert raw not in summary
@@ -170,8 +174,8 @@ def test_names_and_messages_cannot_inject_commands_or_markup(name):
 
 
 def test_workflow_command_encoding_is_githubs():
-    assert reporting.workflow_data("50%\r\nx") == "50%25%0D%0Ax"
-    assert reporting.workflow_property("a: b, c") == "a%3A b%2C c"
+    assert escape.workflow_data("50%\r\nx") == "50%25%0D%0Ax"
+    assert escape.workflow_property("a: b, c") == "a%3A b%2C c"
 
 
 # ------------------------------------------------------------------------------------------------ report path
