@@ -41,6 +41,33 @@ def memorizing_cnn() -> tuple[torch.nn.Module, zoo.Split]:
     return zoo.trained("digits_cnn", 1.0, seed=0)
 
 
+def _run_within(seconds: float, fn):
+    """Run ``fn`` in a daemon thread: a hang becomes a test failure instead of a stuck suite."""
+    import threading
+
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"still running after {seconds} s"
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+@pytest.fixture
+def within():
+    """``within(seconds, fn)``: ``fn()``'s value, or a failure if it has not returned in time (a read that hangs)."""
+    return _run_within
+
+
 @pytest.fixture
 def tiny_data() -> tuple[torch.Tensor, torch.Tensor]:
     """Random inputs for untrained models: 4 classes x 12 samples of 1x8x8."""

@@ -487,29 +487,8 @@ def test_temporary_files_are_removed_by_exact_name_only(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*keep, "model.json"])
 
 
-def _within(seconds: float, fn):
-    """Run ``fn`` in a daemon thread: a hang becomes a test failure instead of a stuck suite."""
-    import threading
-
-    box: dict = {}
-
-    def run():
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            box["error"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(seconds)
-    assert not t.is_alive(), f"still running after {seconds} s"
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
-
 @pytest.mark.parametrize("target", ["/dev/zero", "/dev/urandom", "fifo", "folder"])
-def test_baseline_that_is_not_a_regular_file_is_refused_without_reading(tmp_path, target):
+def test_baseline_that_is_not_a_regular_file_is_refused_without_reading(tmp_path, target, within):
     if target == "fifo":
         os.mkfifo(tmp_path / "fifo")  # opening it for reading would wait for a writer forever
     elif target == "folder":
@@ -518,6 +497,6 @@ def test_baseline_that_is_not_a_regular_file_is_refused_without_reading(tmp_path
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / "model.json").symlink_to(source)
     with pytest.raises(BaselineError, match="cannot read baseline .*not a regular file"):
-        _within(10, lambda: BaselineStore(tmp_path / "store").load("model"))
+        within(10, lambda: BaselineStore(tmp_path / "store").load("model"))
     with pytest.raises(BaselineError, match="not a regular file, so it is not replaced"):
-        _within(10, lambda: BaselineStore(tmp_path / "store").save("model", result(), "f" * 16))
+        within(10, lambda: BaselineStore(tmp_path / "store").save("model", result(), "f" * 16))

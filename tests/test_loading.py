@@ -286,29 +286,8 @@ def test_plain_torch_save_zip_is_not_mistaken_for_torchscript(root):
 # ------------------------------------------------------------------------ files from elsewhere (issue 14)
 
 
-def _within(seconds: float, fn):
-    """Run ``fn`` in a daemon thread: a hang becomes a test failure instead of a stuck suite."""
-    import threading
-
-    box: dict = {}
-
-    def run():
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            box["error"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(seconds)
-    assert not t.is_alive(), f"still running after {seconds} s"
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
-
 @pytest.mark.parametrize("target", ["/dev/zero", "/dev/urandom", "fifo", "folder"])
-def test_weights_that_are_not_a_regular_file_are_refused_without_reading(root, target):
+def test_weights_that_are_not_a_regular_file_are_refused_without_reading(root, target, within):
     import os
 
     if target == "fifo":
@@ -318,7 +297,7 @@ def test_weights_that_are_not_a_regular_file_are_refused_without_reading(root, t
     (root / "weights.pt").symlink_to(Path(target) if target.startswith("/") else root / target)
     name = module(root, ARCH)
     with pytest.raises(MemcheckError, match=r"cannot load model file .*weights.pt: it is .*not a regular file"):
-        _within(10, lambda: load_model("weights.pt", root, architecture=f"{name}:build"))
+        within(10, lambda: load_model("weights.pt", root, architecture=f"{name}:build"))
 
 
 def test_weights_larger_than_the_limit_are_refused(root, monkeypatch):
