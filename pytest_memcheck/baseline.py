@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import BaselineError
+from .escape import log_line
 from .files import read_bytes
 from .result import SCHEMA_VERSION, CheckResult, loads, parse
 
@@ -134,7 +135,9 @@ _FIX = "restore it from version control, or delete it and run pytest --memcheck 
 
 def _text(value: Any, where: str, pattern: str = r"[^\x00-\x1f\x7f]{1,1000}") -> str:
     if not isinstance(value, str) or not re.fullmatch(pattern, value):
-        raise BaselineError(f"field {where!r} must be a string of up to 1000 printable characters, got {str(value)[:60]!r}")
+        raise BaselineError(
+            f"field {where!r} must be a string of up to 1000 printable characters, got {log_line(repr(str(value)[:60]))}"
+        )
     return value
 
 
@@ -153,7 +156,8 @@ def parse_baseline(data: Any, name: str, path: Path) -> Baseline:
     schema = data.get("schema")
     if schema != SCHEMA_VERSION:
         raise BaselineError(
-            f"baseline {path} has schema {str(schema)[:20]} from pytest-memcheck {str(data.get('tool_version'))[:20]}, "
+            f"baseline {path} has schema {log_line(str(schema)[:20])} from pytest-memcheck "
+            f"{log_line(str(data.get('tool_version'))[:20])}, "
             f"this version reads schema {SCHEMA_VERSION}; re-record it with pytest --memcheck --memcheck-update"
         )
     try:
@@ -171,7 +175,8 @@ def parse_baseline(data: Any, name: str, path: Path) -> Baseline:
         raise BaselineError(f"baseline {path} is missing or has malformed fields: {exc}; {_FIX}") from exc
     if baseline.name != name:
         raise BaselineError(
-            f"baseline {path} holds the baseline of model {baseline.name!r}, not of {name!r}: both names map to "
+            f"baseline {path} holds the baseline of model {log_line(repr(baseline.name))}, not of {log_line(repr(name))}: "
+            "both names map to "
             f"the file {path.name}; rename one of them (characters other than letters, digits, '.', '_' and '-' "
             "become '_' in file names)"
         )
@@ -254,8 +259,8 @@ def _replaceable(path: Path, name: str) -> None:
         raise BaselineError(f"{path} is not a pytest-memcheck baseline, so it is not replaced; {keep}")
     if data.get("name") != name:
         raise BaselineError(
-            f"{path} holds the baseline of model {str(data.get('name'))[:200]!r}, so it is not replaced by that of "
-            f"{name!r}; {keep}"
+            f"{path} holds the baseline of model {log_line(repr(str(data.get('name'))[:200]))}, so it is not replaced "
+            f"by that of {log_line(repr(name))}; {keep}"
         )
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .errors import MemcheckError
+from .escape import log_line
 from .files import open_regular
 
 #: Largest weights file loaded.
@@ -87,7 +88,8 @@ CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
 
 
 def _first_lines(exc: BaseException, n: int = 1) -> str:
-    lines = [line.strip() for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
+    # torch's messages may quote the file (a pickled global's name): keep them inert in a CI log
+    lines = [log_line(line.strip()) for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
     return "; ".join(lines[:n]) + (f" (and {len(lines) - n} more)" if len(lines) > n else "")
 
 

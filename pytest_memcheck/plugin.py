@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 from .errors import MemcheckError
+from .escape import log_text
 from .session import OUTCOMES_KEY, SESSION_KEY, MemcheckSession
 
 
@@ -28,7 +29,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--memcheck-seed", type=int, default=None, metavar="N", help="seed of every check (default: config or 0)")
     group.addoption("--memcheck-device", default=None, metavar="DEVICE", help="device the models must be on (default: their own)")
-    group.addoption("--memcheck-report", default=None, metavar="PATH", help="write every gate's result to a JSON file")
+    group.addoption(
+        "--memcheck-report", default=None, metavar="PATH",
+        help="write every gate's outcome to a JSON file, on every run (never over a file that is not a memcheck report)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,7 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
             from .session import publish
 
             publish([], report_path, error=f"configuration error: {exc}")  # the run's reports say why it stopped
-        raise pytest.UsageError(f"memcheck: {exc}") from exc
+        raise pytest.UsageError(log_text(f"memcheck: {exc}")) from exc  # it may quote a name from the file
     seed = config.getoption("memcheck_seed")
     config.stash[SESSION_KEY] = state = MemcheckSession(
         enabled=enabled,
@@ -86,7 +90,7 @@ def _state(config: pytest.Config) -> MemcheckSession:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     """``pyproject.toml`` holds the configured gates."""
     state = _state(parent.config)
-    if state.enabled and state.config.models and state.config.path is not None and file_path == state.config.path:
+    if state.enabled and state.config.path is not None and file_path == state.config.path:
         from .items import MemcheckFile
 
         return MemcheckFile.from_parent(parent, path=file_path)

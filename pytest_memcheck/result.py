@@ -8,6 +8,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Callable
 
 from .errors import BaselineError
+from .escape import log_line
 
 #: Bumped when the meaning or layout of a stored result changes.
 SCHEMA_VERSION = 1
@@ -122,10 +123,11 @@ def _kind(value: Any) -> str:
 
 
 def _bad(where: str, expected: str, value: Any) -> BaselineError:
+    """The error for a field, quoting the value found (shortened, and inert in a CI log)."""
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return BaselineError(f"field {where!r} must be {expected}, got {shown}")
+    return BaselineError(f"field {log_line(where)!r} must be {expected}, got {log_line(shown)}")
 
 
 def _number(lo: float = -math.inf, hi: float = math.inf, what: str = "a finite number") -> Validator:
@@ -294,9 +296,9 @@ def parse(d: Any, where: str = "") -> CheckResult:
         raise BaselineError(f"{where or 'a check result'} must be a JSON object, got {_kind(d)}")
     unknown = sorted(set(d) - set(FIELDS) - {"schema"})
     if unknown:
-        raise BaselineError(f"unknown field {prefix + unknown[0]!r}; a check result has {', '.join(FIELDS)}")
+        raise BaselineError(f"unknown field {log_line(repr(prefix + unknown[0]))[:80]}; a check result has {', '.join(FIELDS)}")
     if d.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
-        raise BaselineError(f"field {prefix + 'schema'!r} is {d['schema']!r}; this version reads schema {SCHEMA_VERSION}")
+        raise BaselineError(f"field {prefix + 'schema'!r} is {log_line(repr(d['schema']))[:40]}; this version reads schema {SCHEMA_VERSION}")
     values = {}
     for f in fields(CheckResult):
         if f.name in d:

@@ -50,11 +50,9 @@ class MemcheckSession:
             self.outcomes.extend(getattr(report, "memcheck", None) or [])
 
     def decoded(self) -> list[Outcome]:
-        """Every outcome, sorted by name."""
+        """Every outcome, sorted by name (one that cannot be read back is an error outcome, never a crash)."""
         if self._decoded is None:
-            from .outcome import Outcome
-
-            self._decoded = sorted((Outcome.from_dict(o) for o in self.outcomes), key=lambda o: o.name)
+            self._decoded = sorted(map(_decode, self.outcomes), key=lambda o: o.name)
         return self._decoded
 
     def finish(self, session: pytest.Session) -> None:
@@ -82,6 +80,17 @@ class MemcheckSession:
                 terminalreporter.write_line(line)
         for err in self.errors:
             terminalreporter.write_line(f"memcheck: {err}", red=True)
+
+
+def _decode(d: dict[str, Any]) -> Outcome:
+    from .errors import MemcheckError
+    from .gate import Thresholds
+    from .outcome import Outcome, Stage
+
+    try:
+        return Outcome.from_dict(d)
+    except (MemcheckError, KeyError, TypeError) as exc:
+        return Outcome.failed(str(d.get("name", "?")), Stage.CHECK, MemcheckError(f"its outcome cannot be reported: {exc}"), Thresholds())
 
 
 def _on_github() -> bool:

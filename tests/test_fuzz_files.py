@@ -196,24 +196,46 @@ def test_reports_keep_any_name_and_message_inert(name, message):
 
 # ---------------------------------------------------------------------------------- hostile gate projects
 
-KEEP = '[tool.memcheck.models.keep]\nmodel = "{model}"\narchitecture = "torch.nn:Identity"\ndata = "x:y"\nmax_drop = 0.1\n'
+HOSTILE_MODULE = """
+import torch
+from torch import nn
+
+
+def model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 4))
+
+
+def data():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(48, 1, 8, 8, generator=g), torch.arange(48) % 4
+"""
+#: A gate that runs in well under a second, so that --memcheck-update really writes where it is told to.
+GATE = (
+    '[tool.memcheck.models.{name}]\nmodel = "{model}"\narchitecture = "hostile:model"\ndata = "hostile:data"\n'
+    "samples_per_class = 6\nks = [1, 2]\nmax_drop = 0.1\n"
+)
+UPDATE = ("--memcheck-update",)
 HOSTILE_PROJECTS = {
-    "baseline-dir-parent": ('[tool.memcheck]\nbaseline_dir = ".."\n' + KEEP.replace("keep]", "package]").format(model="m:f"), ()),
-    "baseline-dir-absolute": ('[tool.memcheck]\nbaseline_dir = "{outside}"\n' + KEEP.format(model="m:f"), ()),
-    "baseline-dir-symlink": ('[tool.memcheck]\nbaseline_dir = "link/memcheck"\n' + KEEP.format(model="m:f"), ()),
-    "colliding-names": (KEEP.format(model="m:f") + KEEP.replace("keep]", '"KEEP"]').format(model="m:f"), ()),
-    "weights-dev-zero": (KEEP.format(model="zero.pt"), ()),
-    "weights-fifo": (KEEP.format(model="fifo.pt"), ()),
-    "missing-model": (KEEP.format(model="missing_mod:load"), ()),
-    "report-over-config": (KEEP.format(model="m:f"), ("--memcheck-report=pyproject.toml",)),
-    "command-in-name": (KEEP.replace("keep]", '"k ##[error]x"]').format(model="m:f"), ()),
-    "tool-not-a-table": ('[tool]\nmemcheck = "x"\n', ()),
+    "baseline-dir-parent": ('[tool.memcheck]\nbaseline_dir = ".."\n' + GATE.format(name="package", model="hostile:model"), UPDATE),
+    "baseline-dir-absolute": ('[tool.memcheck]\nbaseline_dir = "{outside}"\n' + GATE.format(name="m", model="hostile:model"), UPDATE),
+    "baseline-dir-symlink": ('[tool.memcheck]\nbaseline_dir = "link/memcheck"\n' + GATE.format(name="m", model="hostile:model"), UPDATE),
+    "name-maps-to-another-models-file": (GATE.format(name='"keep/"', model="hostile:model"), UPDATE),
+    "colliding-names": (GATE.format(name='"a b"', model="hostile:model") + GATE.format(name="a_b", model="hostile:model"), UPDATE),
+    # the tiny model saturates (inconclusive); "warn" lets everything but the hand-edited baseline pass it
+    "hand-edited-baseline": (GATE.format(name="keep", model="hostile:model") + 'inconclusive = "warn"\n', ()),
+    "weights-dev-zero": (GATE.format(name="w", model="zero.pt"), UPDATE),
+    "weights-fifo": (GATE.format(name="w", model="fifo.pt"), UPDATE),
+    "report-over-config": (GATE.format(name="m", model="hostile:model"), ("--memcheck-report=pyproject.toml", *UPDATE)),
+    "command-in-name": (GATE.format(name='"k ##[error]x"', model="hostile:model"), UPDATE),
+    "tool-not-a-table": ('[tool]\nmemcheck = "x"\n', UPDATE),
 }
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE_PROJECTS))
 def test_hostile_projects_write_nothing_outside_and_lose_no_baseline(pytester: pytest.Pytester, case):
     toml, args = HOSTILE_PROJECTS[case]
+    pytester.makepyfile(hostile=HOSTILE_MODULE)
     outside = pytester.path.parent / f"outside-{case}"
     outside.mkdir()
     (outside / "package.json").write_text('{"name": "package"}')
@@ -223,16 +245,22 @@ def test_hostile_projects_write_nothing_outside_and_lose_no_baseline(pytester: p
     keep = pytester.path / "tests" / "memcheck" / "keep.json"
     keep.parent.mkdir(parents=True)
     BaselineStore(keep.parent).save("keep", _result(), "f" * 16)
-    before_keep, before_outside = keep.read_bytes(), _snapshot(outside)
     pytester.makefile(".toml", pyproject=toml.format(outside=outside / "memcheck"))
-    before_config = (pytester.path / "pyproject.toml").read_bytes()
+    if case == "hand-edited-baseline":  # recorded for this very model, then an AuC below 0 and no samples
+        keep.unlink()
+        assert pytester.runpytest_subprocess("--memcheck", "--memcheck-update", timeout=120).ret == 0
+        edited = json.loads(keep.read_text())
+        edited["result"].update(auc=-5, samples=[])
+        keep.write_text(json.dumps(edited))
+    around = pytester.path.parent
+    before = {k: v for k, v in _snapshot(around).items() if not k.startswith(pytester.path.name)}
+    before_keep, before_config = keep.read_bytes(), (pytester.path / "pyproject.toml").read_bytes()
 
-    result = pytester.runpytest_subprocess("--memcheck", "--memcheck-update", *args, timeout=120)
+    result = pytester.runpytest_subprocess("--memcheck", *args, timeout=120)
 
     output = result.stdout.str() + result.stderr.str()
-    assert result.ret in (pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.USAGE_ERROR), output
+    assert result.ret in (pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.USAGE_ERROR), output  # never a pass
     assert "INTERNALERROR" not in output and "Traceback (most recent call last)" not in output
-    assert _snapshot(outside) == before_outside
-    assert keep.read_bytes() == before_keep
-    assert (pytester.path / "pyproject.toml").read_bytes() == before_config
+    assert {k: v for k, v in _snapshot(around).items() if not k.startswith(pytester.path.name)} == before
+    assert keep.read_bytes() == before_keep and (pytester.path / "pyproject.toml").read_bytes() == before_config
     assert not any(line.lstrip().startswith("::") or "##[" in line for line in output.splitlines())

@@ -201,3 +201,12 @@ def test_report_path_replaces_an_older_report(tmp_path):
     assert (data["format"], data["schema"]) == ("pytest-memcheck-report", 1)
     reporting.json_report([failing()], path)
     assert json.loads(path.read_text())["models"][0]["name"] == "memorizing"
+
+
+def test_an_outcome_that_cannot_be_read_back_is_reported_as_an_error():
+    from pytest_memcheck.session import _decode
+
+    d = failing().to_dict()
+    d["result"]["auc"] = float("nan")  # e.g. a worker's result that JSON could not carry
+    out = _decode(d)
+    assert out.status == Status.ERROR and out.name == "memorizing" and "cannot be reported" in out.reasons[0]
