@@ -96,8 +96,8 @@ def test_keyword_and_marker_selection_apply_to_gates_with_right_counts(project):
             '[tool.memcheck.models."x\\n::error::pwned"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n',
             "model table name 'x\\n::error::pwned' must be printable text on one line",
         ),
-        ('[tool.memcheck.models."a ##[error]b"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "without '##[' or a leading '::'"),
-        ('[tool.memcheck.models."::add-mask::x"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "without '##[' or a leading '::'"),
+        ('[tool.memcheck.models."a ##[error]b"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "model table name 'a ##\\[[]error]b' must be printable text on one line, without*"),
+        ('[tool.memcheck.models."::add-mask::x"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "model table name '::add-mask::x' must be printable text on one line, without*"),
         ('[tool.memcheck.models."..."]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "cannot make a file name"),
     ],
 )
