@@ -7,6 +7,7 @@ thread so that two workers do not fight over two cores.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -60,6 +61,20 @@ def _run_within(seconds: float, fn):
     if "error" in box:
         raise box["error"]
     return box.get("value")
+
+
+#: What a committed symlink may point to instead of a file: endless devices, a FIFO, a folder.
+NOT_FILES = ["/dev/zero", "/dev/urandom", "fifo", "folder"]
+
+
+def link_to_not_a_file(link: Path, kind: str) -> None:
+    """Make ``link`` a symlink to one of :data:`NOT_FILES` (a FIFO or folder is made next to it)."""
+    target = Path(kind) if kind.startswith("/") else link.parent / f"target-{kind}"
+    if kind == "fifo":
+        os.mkfifo(target)  # opening it for reading would wait for a writer forever
+    elif kind == "folder":
+        target.mkdir()
+    link.symlink_to(target)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from torch import nn
 
+from conftest import NOT_FILES, link_to_not_a_file
 from pytest_memcheck import __version__
 from pytest_memcheck import baseline as baseline_mod
 from pytest_memcheck.baseline import Baseline, BaselineStore, fingerprint
@@ -487,15 +488,10 @@ def test_temporary_files_are_removed_by_exact_name_only(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*keep, "model.json"])
 
 
-@pytest.mark.parametrize("target", ["/dev/zero", "/dev/urandom", "fifo", "folder"])
+@pytest.mark.parametrize("target", NOT_FILES)
 def test_baseline_that_is_not_a_regular_file_is_refused_without_reading(tmp_path, target, within):
-    if target == "fifo":
-        os.mkfifo(tmp_path / "fifo")  # opening it for reading would wait for a writer forever
-    elif target == "folder":
-        (tmp_path / "folder").mkdir()
-    source = Path(target) if target.startswith("/") else tmp_path / target
     (tmp_path / "store").mkdir()
-    (tmp_path / "store" / "model.json").symlink_to(source)
+    link_to_not_a_file(tmp_path / "store" / "model.json", target)
     with pytest.raises(BaselineError, match="cannot read baseline .*not a regular file"):
         within(10, lambda: BaselineStore(tmp_path / "store").load("model"))
     with pytest.raises(BaselineError, match="not a regular file, so it is not replaced"):

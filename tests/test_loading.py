@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import NOT_FILES, link_to_not_a_file
 from pytest_memcheck import loading
 from pytest_memcheck.errors import MemcheckError
 from pytest_memcheck.loading import load_data, load_model, resolve_object
@@ -286,15 +287,9 @@ def test_plain_torch_save_zip_is_not_mistaken_for_torchscript(root):
 # ------------------------------------------------------------------------ files from elsewhere (issue 14)
 
 
-@pytest.mark.parametrize("target", ["/dev/zero", "/dev/urandom", "fifo", "folder"])
+@pytest.mark.parametrize("target", NOT_FILES)
 def test_weights_that_are_not_a_regular_file_are_refused_without_reading(root, target, within):
-    import os
-
-    if target == "fifo":
-        os.mkfifo(root / "fifo")  # opening it for reading would wait for a writer forever
-    elif target == "folder":
-        (root / "folder").mkdir()
-    (root / "weights.pt").symlink_to(Path(target) if target.startswith("/") else root / target)
+    link_to_not_a_file(root / "weights.pt", target)
     name = module(root, ARCH)
     with pytest.raises(MemcheckError, match=r"cannot load model file .*weights.pt: it is .*not a regular file"):
         within(10, lambda: load_model("weights.pt", root, architecture=f"{name}:build"))
