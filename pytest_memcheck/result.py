@@ -191,14 +191,19 @@ def _table(inner: Validator) -> Validator:
     return check
 
 
-def _interval(value: Any, where: str) -> tuple[float, float]:
-    unit = _number(0, 1, "a number in [0, 1]")
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise _bad(where, "a [low, high] pair", value)
-    lo, hi = unit(value[0], f"{where}[0]"), unit(value[1], f"{where}[1]")
-    if lo > hi:
-        raise _bad(where, "a [low, high] pair with low <= high", value)
-    return lo, hi
+def _interval(lo: float = -math.inf, hi: float = math.inf) -> Validator:
+    """A ``[low, high]`` pair of finite numbers within ``[lo, hi]``, low <= high."""
+    bound = _number(lo, hi, "a finite number" if lo == -math.inf else f"a number in [{lo:g}, {hi:g}]")
+
+    def check(value: Any, where: str) -> tuple[float, float]:
+        if not isinstance(value, (list, tuple)) or len(value) != 2:
+            raise _bad(where, "a [low, high] pair", value)
+        low, high = bound(value[0], f"{where}[0]"), bound(value[1], f"{where}[1]")
+        if low > high:
+            raise _bad(where, "a [low, high] pair with low <= high", value)
+        return low, high
+
+    return check
 
 
 def _mapping(key: Callable[[str], Any], key_what: str, inner: Validator) -> Validator:
@@ -270,10 +275,11 @@ def _settings(value: Any, where: str) -> dict[str, Any]:
 
 _unit = _number(0, 1, "a number in [0, 1]")
 
-#: One validator per field of :class:`CheckResult`.
+#: One validator per field of :class:`CheckResult` (an optional interval of any finite numbers would be
+#: ``_optional(_interval())``, a table of them ``_table(_number())``).
 FIELDS: dict[str, Validator] = {
     "auc": _unit,
-    "auc_ci": _interval,
+    "auc_ci": _interval(0, 1),
     "score": _optional(_number()),
     "saturated": _boolean,
     "curve": _mapping(_finite_key, "positive numbers", _unit),
