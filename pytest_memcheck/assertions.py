@@ -10,7 +10,7 @@ from .baseline import BaselineStore, settings_mismatch
 from .engine import check
 from .errors import MemcheckError
 from .gate import FAIL, INCONCLUSIVE, PASS, Thresholds, Verdict, decide
-from .outcome import UPDATE_HINT, Outcome, evaluate
+from .outcome import UPDATE_HINT, BaselineState, Outcome, evaluate
 from .result import CheckResult
 
 
@@ -84,11 +84,11 @@ def assert_no_regression(
         problem = settings_mismatch(baseline, result)
         if problem is not None:  # another grid, method or sample size measures another AuC
             verdict = Verdict(FAIL, [f"{problem}, so it is not compared; check both with the same settings"])
-            outcome = Outcome("model", result, verdict, thresholds, "mismatch", None, baseline.auc)
+            state = BaselineState.MISMATCH
         else:
-            verdict = decide(result, thresholds, baseline)
-            outcome = Outcome("model", result, verdict, thresholds, "compared", None, baseline.auc)
-        outcome.update_hint = ""  # a result in hand is not recorded anywhere
+            verdict, state = decide(result, thresholds, baseline), BaselineState.COMPARED
+        # a result in hand is not recorded anywhere: no update hint
+        outcome = Outcome("model", result, verdict, thresholds, state, None, baseline.auc, update_hint="")
     else:
         path = Path(baseline)
         store = BaselineStore(path.parent)

@@ -3,15 +3,17 @@
 Written atomically (temporary file in the same folder, fsync, ``os.replace``)
 under an exclusive lock, so that an interrupted run or concurrent pytest-xdist
 workers leave either the old file or the new one, never a mix. A baseline is
-only compared with a result of the same architecture and settings; anything
-else is reported, not compared.
+only compared with a result of the same model name, architecture and settings;
+anything else is reported, not compared. A baseline file may have been edited by
+hand: every field is validated on load, and a file that fails is an error that
+names the field, never a comparison. A file that memcheck did not write, or the
+baseline of another model, is never replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import glob
 import hashlib
 import json
 import os
@@ -22,35 +24,79 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .errors import BaselineError
-from .result import SCHEMA_VERSION, CheckResult
+from .escape import log_line
+from .files import read_bytes
+from .result import READABLE_SCHEMAS, SCHEMA_VERSION, CheckResult, loads, parse
 
 #: Settings that change what the AuC measures; a baseline must match them all.
 COMPARED_SETTINGS = ("method", "ks", "residual", "iterations", "samples_per_class", "batches", "classes")
+#: Largest baseline file read.
+MAX_BYTES = 64 * 2**20
+FORMAT = "pytest-memcheck-baseline"
+
+
+def modules(model: Any) -> dict[str, str]:
+    """The architecture as stored in a baseline: each module's type and parameter shapes (not values), by name."""
+    return {
+        name: f"{type(module).__name__}:" + ",".join(f"{p}{tuple(t.shape)}" for p, t in module.named_parameters(recurse=False))
+        for name, module in model.named_modules()
+    }
+
+
+def _hash(described: dict[str, str]) -> str:
+    return hashlib.sha256("\n".join(f"{name}:{d}" for name, d in described.items()).encode()).hexdigest()[:16]
 
 
 def fingerprint(model: Any) -> str:
     """A short hash of the architecture: module names, types and parameter shapes (not values)."""
-    parts = [
-        f"{name}:{type(module).__name__}:" + ",".join(f"{p}{tuple(t.shape)}" for p, t in module.named_parameters(recurse=False))
-        for name, module in model.named_modules()
+    return _hash(modules(model))
+
+
+def _readable(description: str) -> str:
+    """``"Linear:weight(2, 8),bias(2,)"`` as ``"Linear weight(2, 8), bias(2,)"``."""
+    kind, _, params = description.partition(":")
+    return " ".join([kind, *([", ".join(re.split(r"(?<=\)),", params))] if params else [])])
+
+
+def architecture_change(before: dict[str, str], after: dict[str, str], shown: int = 3) -> str:
+    """What changed between two :func:`modules` records, in words: modules added, removed, changed."""
+
+    def listing(verb: str, items: list[str]) -> str:
+        more = f" and {len(items) - shown} more" if len(items) > shown else ""
+        return f"{len(items)} {verb}: {', '.join(items[:shown])}{more}"
+
+    def named(name: str) -> str:
+        return name or "<the model itself>"
+
+    changed = [
+        f"{named(n)} ({_readable(before[n])} -> {_readable(after[n])})" for n in before if n in after and before[n] != after[n]
     ]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    parts = [
+        listing("added", [f"{named(n)} ({_readable(d)})" for n, d in after.items() if n not in before]),
+        listing("removed", [f"{named(n)} ({_readable(d)})" for n, d in before.items() if n not in after]),
+        listing("changed", changed),
+    ]
+    return "; ".join(p for p in parts if not p.startswith("0 ")) or "the same modules in another order"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Baseline:
     name: str
     fingerprint: str
     result: CheckResult
     created: str
     tool_version: str
+    #: :func:`modules` of the recorded model; None in baselines written before it was recorded.
+    modules: dict[str, str] | None = None
 
-    def mismatch(self, result: CheckResult, fingerprint: str) -> str | None:
+    def mismatch(self, result: CheckResult, fingerprint: str, modules: dict[str, str] | None = None) -> str | None:
         """Why ``result`` cannot be compared with this baseline, or None if it can."""
         if fingerprint != self.fingerprint:
+            if self.modules is not None and modules is not None:
+                return f"the baseline was recorded for another architecture ({architecture_change(self.modules, modules)})"
             return (
-                f"the baseline was recorded for another architecture (fingerprint {self.fingerprint}, "
-                f"this model has {fingerprint})"
+                "the baseline was recorded for another architecture (module names, types or parameter shapes "
+                "differ; this baseline is older than the record of its modules, so which ones is not known)"
             )
         return settings_mismatch(self.result, result)
 
@@ -76,7 +122,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _safe_name(name: str) -> str:
+def safe_name(name: str) -> str:
+    """The file name (without ``.json``) a baseline name is stored under."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")
     if not cleaned:
         raise BaselineError(f"cannot make a file name from baseline name {name!r}")
@@ -86,6 +133,66 @@ def _safe_name(name: str) -> str:
 _FIX = "restore it from version control, or delete it and run pytest --memcheck --memcheck-update"
 
 
+def _text(value: Any, where: str, pattern: str = r"[^\x00-\x1f\x7f]{1,1000}") -> str:
+    if not isinstance(value, str) or not re.fullmatch(pattern, value):
+        raise BaselineError(
+            f"field {where!r} must be a string of up to 1000 printable characters, got {log_line(repr(str(value)[:60]))}"
+        )
+    return value
+
+
+def _modules(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BaselineError(f"field 'modules' must be an object, got {type(value).__name__}")
+    return {_text(k, "modules", r"[^\x00-\x1f\x7f]{0,1000}"): _text(v, f"modules.{k}") for k, v in value.items()}
+
+
+def parse_baseline(data: Any, name: str, path: Path) -> Baseline:
+    """A baseline from the parsed content of ``path``, validated; every problem names the file and the fix."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise BaselineError(f"{path} is not a pytest-memcheck baseline; {_FIX}")
+    schema = data.get("schema")
+    if isinstance(schema, bool) or schema not in READABLE_SCHEMAS:
+        raise BaselineError(
+            f"baseline {path} has schema {log_line(str(schema)[:20])} from pytest-memcheck "
+            f"{log_line(str(data.get('tool_version'))[:20])}, "
+            f"this version reads schemas {', '.join(map(str, READABLE_SCHEMAS))}; re-record it with "
+            "pytest --memcheck --memcheck-update"
+        )
+    try:
+        baseline = Baseline(
+            name=_text(data.get("name"), "name", r"[\s\S]{1,1000}"),  # any name save() takes; shown escaped
+            fingerprint=_text(data.get("fingerprint"), "fingerprint", r"[0-9a-f]{1,64}"),
+            result=parse(data.get("result"), "result"),
+            created=_text(data.get("created"), "created"),
+            tool_version=_text(data.get("tool_version"), "tool_version"),
+            modules=_modules(data.get("modules")),
+        )
+        if baseline.modules is not None and _hash(baseline.modules) != baseline.fingerprint:
+            raise BaselineError("field 'modules' does not match field 'fingerprint'")
+    except BaselineError as exc:
+        raise BaselineError(f"baseline {path} is missing or has malformed fields: {exc}; {_FIX}") from exc
+    if baseline.name != name:
+        raise BaselineError(
+            f"baseline {path} holds the baseline of model {log_line(repr(baseline.name))}, not of {log_line(repr(name))}: "
+            "both names map to "
+            f"the file {path.name}; rename one of them (characters other than letters, digits, '.', '_' and '-' "
+            "become '_' in file names)"
+        )
+    return baseline
+
+
+def read_json(path: Path, what: str, limit: int = MAX_BYTES) -> Any:
+    """The parsed JSON content of ``path`` (a regular file of bounded size), None if absent."""
+    try:
+        raw = read_bytes(path, limit)
+    except OSError as exc:
+        raise BaselineError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
+    return None if raw is None else loads(raw, f"{what} {path}")
+
+
 class BaselineStore:
     """A folder of ``<name>.json`` baselines."""
 
@@ -93,63 +200,43 @@ class BaselineStore:
         self.directory = Path(directory)
 
     def path(self, name: str) -> Path:
-        return self.directory / f"{_safe_name(name)}.json"
+        return self.directory / f"{safe_name(name)}.json"
 
     def load(self, name: str) -> Baseline | None:
         """The stored baseline, None if there is none; a clear error if the file is unusable."""
         path = self.path(name)
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise BaselineError(f"cannot read baseline {path}: {exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise BaselineError(f"baseline {path} is corrupt (not UTF-8 text: {exc.reason}); {_FIX}") from exc
-        fix = _FIX
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BaselineError(f"baseline {path} is corrupt or truncated ({exc.msg} at line {exc.lineno}); {fix}") from exc
-        if not isinstance(data, dict) or data.get("format") != "pytest-memcheck-baseline":
-            raise BaselineError(f"{path} is not a pytest-memcheck baseline; {fix}")
-        schema = data.get("schema")
-        if schema != SCHEMA_VERSION:
-            raise BaselineError(
-                f"baseline {path} has schema {schema} from pytest-memcheck {data.get('tool_version')}, this version "
-                f"reads schema {SCHEMA_VERSION}; re-record it with pytest --memcheck --memcheck-update"
-            )
-        try:
-            return Baseline(
-                name=data["name"],
-                fingerprint=data["fingerprint"],
-                result=CheckResult.from_dict(data["result"]),
-                created=data["created"],
-                tool_version=data["tool_version"],
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BaselineError(f"baseline {path} is missing or has malformed fields ({exc!r}); {fix}") from exc
+            data = read_json(path, "baseline")
+        except BaselineError as exc:
+            raise BaselineError(f"{exc}; {_FIX}") from exc
+        return None if data is None else parse_baseline(data, name, path)
 
-    def save(self, name: str, result: CheckResult, fingerprint: str) -> Path:
-        """Write (or replace) a baseline atomically; the old file survives any failure."""
+    def save(self, name: str, result: CheckResult, fingerprint: str, modules: dict[str, str] | None = None) -> Path:
+        """Write (or replace) a baseline atomically; the old file survives any failure.
+
+        Only a memcheck baseline of the same name is ever replaced; anything else in
+        its place is an error, and the file is left as it was.
+        """
         from . import __version__
 
         path = self.path(name)
         payload = {
-            "format": "pytest-memcheck-baseline",
+            "format": FORMAT,
             "schema": SCHEMA_VERSION,
             "tool_version": __version__,
             "name": name,
             "fingerprint": fingerprint,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "result": result.to_dict(),
+            **({} if modules is None else {"modules": modules}),
         }
-        text = json.dumps(payload, indent=2) + "\n"
+        text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             with _locked(self.directory):
+                _replaceable(path, name)
                 # every writer holds the lock while it writes: a temporary file seen now was left by a killed one
-                for stale in self.directory.glob(f".{glob.escape(path.name)}.*.tmp") if _CAN_LOCK else ():
+                for stale in _temporary_files(path) if _CAN_LOCK else ():
                     with contextlib.suppress(OSError):
                         stale.unlink()
                 atomic_write(path, text)
@@ -158,6 +245,32 @@ class BaselineStore:
                 f"could not write baseline {path}: {exc.strerror or exc}; the previous baseline, if any, is unchanged"
             ) from exc
         return path
+
+
+def _replaceable(path: Path, name: str) -> None:
+    """Refuse to replace anything but a memcheck baseline of ``name`` (an old schema or a damaged field is fine)."""
+    if not os.path.lexists(path):
+        return
+    keep = "it is left as it is; move it away or choose another model name"
+    try:
+        data = read_json(path, "baseline")
+    except BaselineError as exc:
+        raise BaselineError(f"{exc}, so it is not replaced; {keep}") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise BaselineError(f"{path} is not a pytest-memcheck baseline, so it is not replaced; {keep}")
+    if data.get("name") != name:
+        raise BaselineError(
+            f"{path} holds the baseline of model {log_line(repr(str(data.get('name'))[:200]))}, so it is not replaced "
+            f"by that of {log_line(repr(name))}; {keep}"
+        )
+
+
+def _temporary_files(path: Path) -> list[Path]:
+    """Temporary files that :func:`atomic_write` made for ``path``: exactly ``.<name>.<8 characters>.tmp``."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.tmp")
+    with contextlib.suppress(OSError):
+        return [p for p in path.parent.iterdir() if pattern.fullmatch(p.name) and not p.is_symlink() and p.is_file()]
+    return []
 
 
 def atomic_write(path: Path, text: str) -> None:

@@ -10,11 +10,16 @@
     min_auc = 0.6
     max_drop = 0.05
 
-Unknown keys are errors (a typo must not silently disable a threshold).
+Unknown keys are errors, with the nearest known key suggested, and so is a
+misspelled ``[tool.memchek]`` table (a typo must not silently disable a gate).
+Baselines stay inside the project: ``baseline_dir`` must resolve under the
+rootdir, and two model names that would share a baseline file are refused.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,10 +87,17 @@ class MemcheckConfig:
     models: dict[str, ModelConfig] = field(default_factory=dict)
 
 
+def _did_you_mean(word: str, known: Any) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _typed(table: dict[str, Any], allowed: dict[str, tuple[type, ...]], where: str) -> None:
     for key, value in table.items():
         if key not in allowed:
-            raise ConfigError(f"unknown key {key!r} in {where}; known keys: {', '.join(sorted(allowed))}")
+            raise ConfigError(
+                f"unknown key {key!r} in {where}{_did_you_mean(key, allowed)}; known keys: {', '.join(sorted(allowed))}"
+            )
         kinds = allowed[key]
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             names = " or ".join(k.__name__ for k in kinds)
@@ -98,18 +110,62 @@ def _policy(value: str, where: str) -> str:
     return value
 
 
+def _baseline_dir(value: str, rootdir: Path) -> Path:
+    """``value`` under the rootdir, symlinks resolved; anything that leads outside is a configuration error."""
+    root = rootdir.resolve()
+    try:
+        resolved = (root / value).resolve()
+    except (OSError, ValueError) as exc:  # a NUL character, a symlink loop
+        raise ConfigError(f"[tool.memcheck].baseline_dir = {value!r} is not a usable path ({exc})") from exc
+    if resolved != root and root not in resolved.parents:
+        raise ConfigError(
+            f"[tool.memcheck].baseline_dir = {value!r} leads outside the project ({resolved}); baselines are "
+            f"written only inside the rootdir {root}: use a relative path such as 'tests/memcheck'"
+        )
+    return rootdir / value
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _model_name(name: str, files: dict[str, str]) -> None:
+    """A name that prints on one line and has a baseline file of its own (compared ignoring case)."""
+    if not name.strip() or _UNPRINTABLE.search(name) or "##[" in name or name.lstrip().startswith("::"):
+        raise ConfigError(
+            f"model table name {name!r} must be printable text on one line, without '##[' or a leading '::' "
+            "(a CI runner reads those as commands): it names the gate in logs and reports"
+        )
+    from .baseline import safe_name
+    from .errors import BaselineError
+
+    try:
+        file = safe_name(name) + ".json"
+    except BaselineError as exc:
+        raise ConfigError(f"[tool.memcheck.models] {exc}; use letters, digits, '.', '_' or '-'") from exc
+    other = files.setdefault(file.lower(), name)
+    if other != name:
+        raise ConfigError(
+            f"model tables {other!r} and {name!r} would share the baseline file {file} (characters other than "
+            "letters, digits, '.', '_' and '-' become '_', and case is ignored); rename one of them"
+        )
+
+
 def parse(table: dict[str, Any], rootdir: Path, path: Path | None = None) -> MemcheckConfig:
     """Validate a ``[tool.memcheck]`` table."""
     where = "[tool.memcheck]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table, got {type(table).__name__} {table!r}")
     _typed(table, TOP_KEYS, where)
     default_policy = _policy(table.get("inconclusive", "fail"), where)
     cfg = MemcheckConfig(
         path=path,
-        baseline_dir=rootdir / table.get("baseline_dir", "tests/memcheck"),
+        baseline_dir=_baseline_dir(table.get("baseline_dir", "tests/memcheck"), rootdir),
         seed=table.get("seed", 0),
         device=table.get("device"),
     )
+    files: dict[str, str] = {}
     for name, spec in table.get("models", {}).items():
+        _model_name(name, files)
         mwhere = f"[tool.memcheck.models.{name}]"
         if not isinstance(spec, dict):
             raise ConfigError(f"{mwhere} must be a table with at least 'model' and 'data'")
@@ -143,6 +199,21 @@ def load(rootdir: Path) -> MemcheckConfig:
         return MemcheckConfig(path=None, baseline_dir=rootdir / "tests" / "memcheck")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, OSError) as exc:
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
-    return parse(data.get("tool", {}).get("memcheck", {}), rootdir, path)
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"[tool] in {path} must be a table, got {type(tool).__name__}")
+    _near_misses(tool, path)
+    return parse(tool.get("memcheck", {}), rootdir, path)
+
+
+def _near_misses(tool: dict[str, Any], path: Path) -> None:
+    """``[tool.memchek]`` or ``[tool.pytest-memcheck]`` would be silently ignored: refuse them."""
+    for key in tool:
+        plain = re.sub(r"[^a-z]", "", key.lower()).removeprefix("pytest")
+        if key != "memcheck" and difflib.SequenceMatcher(None, plain, "memcheck").ratio() >= 0.8:
+            raise ConfigError(
+                f"[tool.{key}] in {path} looks like a misspelling of [tool.memcheck], which pytest-memcheck reads; "
+                "rename it (its gates would not run otherwise)"
+            )

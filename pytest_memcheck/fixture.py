@@ -6,15 +6,20 @@ from typing import Any
 
 import pytest
 
-from .session import MemcheckSession, record
+from .session import MemcheckSession, record, stage
 
 
 class MemcheckFixture:
-    """Session-aware helpers for a user's test.
+    """Session-aware memorization checks for a user's test.
 
     ``--memcheck-seed`` and ``--memcheck-device`` set the defaults of every check,
     ``--memcheck-update`` turns ``assert_no_regression`` into a baseline update,
-    and every assertion's outcome lands in the session's reports.
+    and every assertion's outcome (also one whose check could not run) lands in
+    the session's reports. Example::
+
+        @pytest.mark.memcheck
+        def test_classifier_generalizes(memcheck):
+            memcheck.assert_no_regression(load_model(), train_set(), min_auc=0.6, max_drop=0.05)
     """
 
     def __init__(self, state: MemcheckSession, node: pytest.Item) -> None:
@@ -34,16 +39,31 @@ class MemcheckFixture:
 
         return check(model, data, **self._kwargs(kwargs))
 
+    def _gate(self, model: Any, data: Any, name: str, thresholds: Any, store: Any, kwargs: dict[str, Any]):
+        """Check and decide, recording the outcome, also of a check or baseline that fails."""
+        from .engine import check
+        from .outcome import Stage, evaluate
+
+        with stage(self._node, name, Stage.CHECK, thresholds):
+            result = check(model, data, **self._kwargs(kwargs))
+        with stage(self._node, name, Stage.BASELINE, thresholds, None if store is None else store.path(name)):
+            outcome = evaluate(name, model, result, thresholds, store, update=self._state.update)
+        record(self._node, outcome)
+        return outcome
+
     def assert_not_memorizing(
         self, model: Any, data: Any, *, min_auc: float, name: str | None = None, allow_inconclusive: bool = False, **kwargs: Any
     ):
-        """Fail unless the AuC is above ``min_auc`` with confidence; returns the result."""
+        """Fail unless the AuC is above ``min_auc`` with confidence; returns the result.
+
+        ``kwargs`` go to :func:`pytest_memcheck.check`; ``allow_inconclusive`` lets an
+        interval straddling the floor (or a saturated check) pass.
+        """
         __tracebackhide__ = True
-        from .assertions import gated, require
+        from .assertions import require
         from .gate import Thresholds
 
-        outcome = gated(model, data, name=name or self.default_name(), thresholds=Thresholds(min_auc=min_auc), **self._kwargs(kwargs))
-        record(self._node, outcome)
+        outcome = self._gate(model, data, name or self.default_name(), Thresholds(min_auc=min_auc), None, kwargs)
         return require(outcome, allow_inconclusive)
 
     def assert_no_regression(
@@ -57,19 +77,15 @@ class MemcheckFixture:
         allow_inconclusive: bool = False,
         **kwargs: Any,
     ):
-        """Compare with the stored baseline ``<baseline_dir>/<name>.json`` (written by ``--memcheck-update``)."""
+        """Compare with the stored baseline ``<baseline_dir>/<name>.json`` (written by ``--memcheck-update``).
+
+        With ``min_auc`` the same single check is also held to that floor, so one
+        call gates both; returns the result.
+        """
         __tracebackhide__ = True
-        from .assertions import gated, require
+        from .assertions import require
         from .gate import Thresholds
 
-        outcome = gated(
-            model,
-            data,
-            name=name or self.default_name(),
-            thresholds=Thresholds(min_auc=min_auc, max_drop=max_drop),
-            store=self._state.store,
-            update=self._state.update,
-            **self._kwargs(kwargs),
-        )
-        record(self._node, outcome)
+        thresholds = Thresholds(min_auc=min_auc, max_drop=max_drop)
+        outcome = self._gate(model, data, name or self.default_name(), thresholds, self._state.store, kwargs)
         return require(outcome, allow_inconclusive)

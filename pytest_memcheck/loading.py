@@ -6,6 +6,11 @@ file path relative to the rootdir: a state dict or checkpoint loaded with
 module runs code from the file, so it happens only with ``trust_pickle = true``.
 TorchScript files are refused with an explanation: their modules cannot carry
 the forward hooks the check needs.
+
+Weights files may come from elsewhere (a model registry, a CI artifact): they are
+read only if they are regular files (symlinks resolved; no devices, FIFOs or
+folders) of bounded size, and only with a torch whose ``weights_only=True`` holds
+(2.6 and later: CVE-2025-32434).
 """
 
 from __future__ import annotations
@@ -15,9 +20,16 @@ import re
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .errors import MemcheckError
+from .escape import log_line
+from .files import open_regular
+
+#: Largest weights file loaded.
+MAX_WEIGHTS_BYTES = 64 * 2**30
+#: The first torch whose torch.load(weights_only=True) cannot be made to run code (CVE-2025-32434).
+SAFE_TORCH = (2, 6)
 
 
 def resolve_object(spec: str, rootdir: Path) -> Any:
@@ -53,14 +65,20 @@ def _call(obj: Any, spec: str) -> Any:
         raise MemcheckError(f"{spec!r} raised {type(exc).__name__}: {exc}") from exc
 
 
-def _is_torchscript(path: Path) -> bool:
-    if not zipfile.is_zipfile(path):
-        return False
+def _is_torchscript(fh: BinaryIO) -> bool:
     try:
-        with zipfile.ZipFile(path) as zf:
+        if not zipfile.is_zipfile(fh):
+            return False
+        with zipfile.ZipFile(fh) as zf:
             return any(n.split("/", 1)[-1].startswith(("code/", "constants.pkl")) for n in zf.namelist())
     except (zipfile.BadZipFile, OSError):  # damaged: torch.load reports it
         return False
+    finally:
+        fh.seek(0)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text.split("+")[0])[:2])
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -70,7 +88,8 @@ CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
 
 
 def _first_lines(exc: BaseException, n: int = 1) -> str:
-    lines = [line.strip() for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
+    # torch's messages may quote the file (a pickled global's name): keep them inert in a CI log
+    lines = [log_line(line.strip()) for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
     return "; ".join(lines[:n]) + (f" (and {len(lines) - n} more)" if len(lines) > n else "")
 
 
@@ -94,14 +113,25 @@ def load_model(spec: str, rootdir: Path, *, architecture: str | None = None, tru
 
 
 def _load_file(path: Path, rootdir: Path, architecture: str | None, trust_pickle: bool, torch: Any) -> Any:
-    if _is_torchscript(path):
+    if not trust_pickle and _version(torch.__version__) < SAFE_TORCH:
         raise MemcheckError(
-            f"{path} is a TorchScript archive; scripted modules cannot be hooked, so memcheck cannot compress "
-            "their activations. Save a state dict instead and set model = 'weights.pt' with "
-            "architecture = 'package.module:build_model'"
+            f"cannot load {path} safely with torch {torch.__version__}: before torch 2.6, a file can run code even "
+            "through torch.load(weights_only=True) (CVE-2025-32434). Upgrade torch (pip install 'torch>=2.6'), or "
+            "load the model in your own code and name that function: model = 'package.module:load_model'"
         )
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+        with open_regular(path, MAX_WEIGHTS_BYTES) as fh:
+            if _is_torchscript(fh):
+                raise MemcheckError(
+                    f"{path} is a TorchScript archive; scripted modules cannot be hooked, so memcheck cannot compress "
+                    "their activations. Save a state dict instead and set model = 'weights.pt' with "
+                    "architecture = 'package.module:build_model'"
+                )
+            obj = torch.load(fh, map_location="cpu", weights_only=not trust_pickle)
+    except MemcheckError:
+        raise
+    except OSError as exc:  # not a regular file, too large, unreadable
+        raise MemcheckError(f"cannot load model file {path}: {exc.strerror or exc}") from exc
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for the same problem
         if not trust_pickle and "weights_only" in str(exc).lower().replace(" ", "_"):
             raise MemcheckError(
@@ -137,7 +167,7 @@ def _load_file(path: Path, rootdir: Path, architecture: str | None, trust_pickle
             f"the weights in {path} do not fit {architecture!r}: {_first_lines(exc, 4)}; check that architecture "
             "builds the model these weights were saved from"
         ) from exc
-    return model
+    return model.eval()  # built here for the gate alone: a fresh module's training flag means nothing
 
 
 def load_data(spec: str, rootdir: Path) -> Any:

@@ -2,98 +2,225 @@
 
 Shared by the configured gates, the ``memcheck`` fixture and the plain
 assertion helpers, so that all of them decide and word failures the same way.
-The three baseline states are explicit: ``missing`` (none recorded yet),
-``compared`` (checked against it), ``updated`` (written by ``--memcheck-update``);
-besides them ``mismatch`` (recorded for another model or settings), ``kept``
-(an update refused because the model fails its floor) and ``not used`` (no
-``max_drop``, so no baseline is read).
+Every gate ends in exactly one :class:`Outcome`, also a gate that could not run
+(its model, data or baseline could not be loaded, or the check refused its
+input): that one has the status ``error`` and a :class:`Failure` saying where
+it stopped, so that every report lists every gate.
+
+The vocabularies are fixed (:class:`Status`, :class:`BaselineState`,
+:class:`Stage`); reports render them generically, and the JSON report keeps
+their string values.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+import os
+from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
-from .baseline import BaselineStore, fingerprint
-from .gate import FAIL, INCONCLUSIVE, Thresholds, Verdict, decide
+from .baseline import BaselineStore, fingerprint, modules
+from .escape import log_text
+from .gate import FAIL, INCONCLUSIVE, PASS, Thresholds, Verdict, decide
 from .result import CheckResult
 
 UPDATE_HINT = "pytest --memcheck --memcheck-update"
 
 
-@dataclass
-class Outcome:
-    name: str
-    result: CheckResult
-    verdict: Verdict
-    thresholds: Thresholds
-    baseline_state: str = "not used"  # "missing", "compared", "updated", "mismatch", "kept", "not used"
-    baseline_path: str | None = None
-    baseline_auc: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: How to record a baseline where this outcome comes from (the plain helpers take ``update=True``).
-    update_hint: str = UPDATE_HINT
+class Status(str, Enum):
+    """What a gate came to, in increasing severity: the worst one is a run's headline."""
+
+    PASS = PASS
+    INCONCLUSIVE = INCONCLUSIVE
+    FAIL = FAIL
+    #: The gate could not run: its model, data or baseline could not be loaded, or the check refused its input.
+    ERROR = "error"
 
     @property
-    def status(self) -> str:
-        return self.verdict.status
+    def label(self) -> str:
+        return self.value.upper()
+
+    @property
+    def severity(self) -> int:
+        return list(Status).index(self)
+
+    def counted(self, n: int) -> str:
+        """How a count of gates with this status reads: "2 passed", "1 error", "2 errors"."""
+        word = {"pass": "passed", "fail": "failed"}.get(self.value, self.value)
+        return f"{n} {word}{'s' if self == Status.ERROR and n != 1 else ''}"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class BaselineState(str, Enum):
+    """What happened to the gate's baseline file."""
+
+    NOT_USED = "not used"  # no max_drop: no baseline is read
+    MISSING = "missing"  # none recorded yet
+    COMPARED = "compared"
+    MISMATCH = "mismatch"  # recorded for another architecture or other settings: not compared
+    RECORDED = "recorded"  # --memcheck-update wrote the first one
+    REPLACED = "replaced"  # --memcheck-update replaced an older one
+    KEPT = "kept"  # an update refused because the model fails its floor
+    UNUSABLE = "unusable"  # the file could not be read, validated or written: the gate is an error
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Stage(str, Enum):
+    """Where a gate that could not run stopped."""
+
+    MODEL = "model"
+    DATA = "data"
+    CHECK = "check"
+    BASELINE = "baseline"
+
+    @property
+    def headline(self) -> str:
+        return {
+            "model": "could not load its model",
+            "data": "could not load its data",
+            "check": "could not be checked",
+            "baseline": "has an unusable baseline",
+        }[self.value]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a gate could not run: the stage, the error's type and its message."""
+
+    stage: Stage
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    result: CheckResult | None
+    verdict: Verdict | None
+    thresholds: Thresholds
+    baseline_state: BaselineState = BaselineState.NOT_USED
+    baseline_path: str | None = None
+    baseline_auc: float | None = None
+    #: How to record a baseline where this outcome comes from (the plain helpers take ``update=True``; "" for none).
+    update_hint: str = UPDATE_HINT
+    failure: Failure | None = None
+
+    @classmethod
+    def failed(
+        cls, name: str, stage: Stage, error: BaseException, thresholds: Thresholds, baseline_path: str | None = None
+    ) -> Outcome:
+        """The outcome of a gate that stopped at ``stage`` with ``error``."""
+        state = BaselineState.UNUSABLE if stage is Stage.BASELINE else BaselineState.NOT_USED
+        failure = Failure(stage, type(error).__name__, str(error) or type(error).__name__)
+        return cls(name, None, None, thresholds, state, baseline_path, failure=failure)
+
+    @property
+    def status(self) -> Status:
+        return Status.ERROR if self.verdict is None else Status(self.verdict.status)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [self.failure.message] if self.failure is not None else list(self.verdict.reasons)  # type: ignore[union-attr]
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form: flat verdict and threshold fields, the baseline, the result (null for an error)."""
+        verdict = {f.name: getattr(self.verdict, f.name, None) for f in dataclasses.fields(Verdict)}
         return {
             "name": self.name,
-            "status": self.status,
-            "reasons": self.verdict.reasons,
-            "margin": self.verdict.margin,
-            "threshold": self.verdict.threshold,
-            "min_auc": self.thresholds.min_auc,
-            "max_drop": self.thresholds.max_drop,
-            "baseline": {"state": self.baseline_state, "path": self.baseline_path, "auc": self.baseline_auc},
-            "result": self.result.to_dict(),
+            **verdict,
+            "status": self.status.value,
+            "reasons": self.reasons,
+            **dataclasses.asdict(self.thresholds),
+            "baseline": {"state": self.baseline_state.value, "path": self.baseline_path, "auc": self.baseline_auc},
+            "result": None if self.result is None else self.result.to_dict(),
+            "error": None if self.failure is None else {**dataclasses.asdict(self.failure), "stage": self.failure.stage.value},
+            "update_hint": self.update_hint,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Outcome:
+        """The inverse of :meth:`to_dict` (outcomes travel from pytest-xdist workers as dictionaries)."""
+        failure = None if not d.get("error") else Failure(**{**d["error"], "stage": Stage(d["error"]["stage"])})
+        verdict = None if failure else Verdict(**{f.name: d[f.name] for f in dataclasses.fields(Verdict) if f.name in d})
+        base = d["baseline"]
+        return cls(
+            name=d["name"],
+            result=None if d.get("result") is None else CheckResult.from_dict(d["result"]),
+            verdict=verdict,
+            thresholds=Thresholds(**{f.name: d.get(f.name) for f in dataclasses.fields(Thresholds)}),
+            baseline_state=BaselineState(base["state"]),
+            baseline_path=base["path"],
+            baseline_auc=base["auc"],
+            update_hint=d.get("update_hint", UPDATE_HINT),
+            failure=failure,
+        )
 
     @property
     def below_floor(self) -> bool:
         """The whole interval is below ``min_auc``: no baseline can make this model acceptable."""
-        return self.thresholds.min_auc is not None and self.result.auc_ci[1] < self.thresholds.min_auc
+        return self.result is not None and self.thresholds.min_auc is not None and self.result.auc_ci[1] < self.thresholds.min_auc
 
     @property
     def headline(self) -> str:
-        if self.status == INCONCLUSIVE:
+        if self.failure is not None:
+            return self.failure.stage.headline
+        if self.status == Status.INCONCLUSIVE:
             return "could not be judged"
-        if self.status != FAIL:
+        if self.status != Status.FAIL:
             return "passed"
-        below_floor = self.below_floor
-        if not below_floor and self.baseline_state == "missing":
+        if not self.below_floor and self.baseline_state == BaselineState.MISSING:
             return "has no baseline to compare with"
-        if not below_floor and self.baseline_state == "mismatch":
+        if not self.below_floor and self.baseline_state == BaselineState.MISMATCH:
             return "cannot be compared with its baseline"
         return "looks memorizing"
 
     def explain(self) -> str:
-        """A failure message that is enough to act on from a CI log."""
+        """A failure message that is enough to act on from a CI log (and cannot act on the log itself)."""
+        lines = [f"memcheck: {self.name!r} {self.headline} ({self.status.value})"]
+        lines += [f"  {reason}" for reason in self.reasons]
         r = self.result
-        lines = [f"memcheck: {self.name!r} {self.headline} ({self.status})"]
-        lines += [f"  {reason}" for reason in self.verdict.reasons]
-        classes = r.settings.get("classes") or list(r.per_class)
-        lines.append(
-            f"  {r.method} over k={', '.join(f'{k:g}' for k in r.curve)}; layers {', '.join(r.layers)}; "
-            f"{len(classes)} classes x {r.settings.get('samples_per_class')} samples; seed {r.settings.get('seed')}; "
-            f"uncompressed accuracy {r.base_accuracy:.3f}"
-        )
-        lines.append("  per-class AuC: " + "  ".join(f"{c}: {v:.2f}" for c, v in sorted(r.per_class.items())))
+        if r is not None:
+            classes = r.settings.get("classes") or list(r.per_class)
+            lines.append(
+                f"  {r.method} over k={', '.join(f'{k:g}' for k in r.curve)}; layers {', '.join(r.layers)}; "
+                f"{len(classes)} classes x {r.settings.get('samples_per_class')} samples; seed {r.settings.get('seed')}; "
+                f"uncompressed accuracy {r.base_accuracy:.3f}"
+            )
+            lines.append("  per-class AuC: " + "  ".join(f"{c}: {v:.2f}" for c, v in sorted(r.per_class.items())))
+            lines += [f"  note: {note}" for note in r.notes]
         if self.baseline_path:
             recorded = f" (AuC {self.baseline_auc:.3f})" if self.baseline_auc is not None else ""
-            lines.append(f"  baseline [{self.baseline_state}]: {self.baseline_path}{recorded}")
+            lines.append(f"  baseline [{self.baseline_state.value}]: {self.baseline_path}{recorded}")
         # recording helps only where a baseline is used, and --memcheck-update refuses a model below its floor
         if (
-            self.status != "pass"
+            self.status in (Status.FAIL, Status.INCONCLUSIVE)
             and self.thresholds.max_drop is not None
-            and self.baseline_state in ("missing", "mismatch", "compared")
+            and self.baseline_state in (BaselineState.MISSING, BaselineState.MISMATCH, BaselineState.COMPARED)
             and not self.below_floor
             and self.update_hint
         ):
             lines.append(f"  if this model is the one to accept, record it as the baseline: {self.update_hint}")
-        return "\n".join(lines)
+        return log_text("\n".join(lines))
+
+
+def _floors(thresholds: Thresholds) -> Thresholds:
+    """The absolute limits alone: what decides where no baseline is compared."""
+    return dataclasses.replace(thresholds, max_drop=None)
+
+
+def _failed_without_baseline(result: CheckResult, thresholds: Thresholds, reason: str, first: bool) -> Verdict:
+    """A fail that still reports the floor (a real comparison), with ``reason`` first or last."""
+    floor = decide(result, _floors(thresholds)) if thresholds.min_auc is not None else Verdict(FAIL, [])
+    reasons = [reason, *floor.reasons] if first else [*floor.reasons, reason]
+    return dataclasses.replace(floor, status=FAIL, reasons=reasons)
 
 
 def evaluate(
@@ -111,54 +238,38 @@ def evaluate(
     Never writes a baseline without ``update``; a baseline that cannot be read
     raises :class:`~pytest_memcheck.errors.BaselineError` (nothing is written).
     """
-    outcome = _evaluate(name, model, result, thresholds, store, update, update_hint)
-    outcome.update_hint = update_hint
-    return outcome
 
+    def outcome(verdict: Verdict, state: BaselineState = BaselineState.NOT_USED, auc: float | None = None) -> Outcome:
+        path = None if state == BaselineState.NOT_USED else str(store.path(name))  # type: ignore[union-attr]
+        return Outcome(name, result, verdict, thresholds, state, path, auc, update_hint)
 
-def _evaluate(
-    name: str,
-    model: Any,
-    result: CheckResult,
-    thresholds: Thresholds,
-    store: BaselineStore | None,
-    update: bool,
-    update_hint: str,
-) -> Outcome:
-    floor_only = Thresholds(min_auc=thresholds.min_auc)
     if store is None:
-        return Outcome(name, result, decide(result, thresholds), thresholds)
+        return outcome(decide(result, thresholds))
     path = store.path(name)
-    fp = fingerprint(model)
     if update:
-        verdict = decide(result, floor_only) if thresholds.min_auc is not None else Verdict("pass", [])
+        verdict = decide(result, _floors(thresholds)) if thresholds.min_auc is not None else Verdict(PASS, [])
+        existed = os.path.lexists(path)
         if verdict.status == FAIL:
-            kept = path.exists()
-            verdict.reasons.append(
-                f"the baseline {path} was NOT updated: the model fails its floor"
-                + ("; the recorded baseline is kept as it was" if kept else "")
+            reason = f"the baseline {path} was NOT updated: the model fails its floor" + (
+                "; the recorded baseline is kept as it was" if existed else ""
             )
-            return Outcome(name, result, verdict, thresholds, "kept" if kept else "missing", str(path))
-        store.save(name, result, fp)
-        verdict.reasons.append(f"baseline recorded: {path} (AuC {result.auc:.3f})")
-        return Outcome(name, result, verdict, thresholds, "updated", str(path), result.auc)
+            kept = dataclasses.replace(verdict, reasons=[*verdict.reasons, reason])
+            return outcome(kept, BaselineState.KEPT if existed else BaselineState.MISSING)
+        store.save(name, result, fingerprint(model), modules(model))
+        state = BaselineState.REPLACED if existed else BaselineState.RECORDED
+        done = f"baseline {state.value}: {path} (AuC {result.auc:.3f})"
+        return outcome(dataclasses.replace(verdict, reasons=[*verdict.reasons, done]), state, result.auc)
 
     if thresholds.max_drop is None:
         # only a floor: a baseline plays no part, so a stale or broken file must not decide the gate
-        return Outcome(name, result, decide(result, thresholds), thresholds, "not used")
+        return outcome(decide(result, thresholds))
 
     baseline = store.load(name)
     if baseline is None:
-        verdict = decide(result, floor_only) if thresholds.min_auc is not None else Verdict(FAIL, [])
-        verdict.status = FAIL
-        verdict.reasons.append(f"no baseline recorded yet at {path}; record one with {update_hint}")
-        return Outcome(name, result, verdict, thresholds, "missing", str(path))
-
-    problem = baseline.mismatch(result, fp)
+        reason = f"no baseline recorded yet at {path}; record one with {update_hint}"
+        return outcome(_failed_without_baseline(result, thresholds, reason, first=False), BaselineState.MISSING)
+    problem = baseline.mismatch(result, fingerprint(model), modules(model))
     if problem is not None:
-        verdict = decide(result, floor_only) if thresholds.min_auc is not None else Verdict(FAIL, [])
-        verdict.status = FAIL
-        verdict.reasons.insert(0, f"{problem}, so it is not compared")
-        return Outcome(name, result, verdict, thresholds, "mismatch", str(path), baseline.result.auc)
-    verdict = decide(result, thresholds, baseline.result)
-    return Outcome(name, result, verdict, thresholds, "compared", str(path), baseline.result.auc)
+        verdict = _failed_without_baseline(result, thresholds, f"{problem}, so it is not compared", first=True)
+        return outcome(verdict, BaselineState.MISMATCH, baseline.result.auc)
+    return outcome(decide(result, thresholds, baseline.result), BaselineState.COMPARED, baseline.result.auc)

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 from .errors import MemcheckError
+from .escape import log_text
 from .session import OUTCOMES_KEY, SESSION_KEY, MemcheckSession
 
 
@@ -28,7 +29,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--memcheck-seed", type=int, default=None, metavar="N", help="seed of every check (default: config or 0)")
     group.addoption("--memcheck-device", default=None, metavar="DEVICE", help="device the models must be on (default: their own)")
-    group.addoption("--memcheck-report", default=None, metavar="PATH", help="write every gate's result to a JSON file")
+    group.addoption(
+        "--memcheck-report", default=None, metavar="PATH",
+        help="write every gate's outcome to a JSON file, on every run (never over a file that is not a memcheck report)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,23 +40,47 @@ def pytest_configure(config: pytest.Config) -> None:
     enabled = config.getoption("memcheck") or config.getoption("memcheck_update")
     from . import config as memcheck_config
 
+    report = config.getoption("memcheck_report")
+    report_path = Path(report) if report else None
+    is_worker = hasattr(config, "workerinput")
     try:
+        if enabled and report_path is not None and not is_worker:
+            from .reporting import check_report_path
+
+            check_report_path(report_path)  # before any test runs, not after
         cfg = memcheck_config.load(config.rootpath) if enabled else memcheck_config.MemcheckConfig(None, config.rootpath)
     except MemcheckError as exc:
-        raise pytest.UsageError(f"memcheck: {exc}") from exc
-    report = config.getoption("memcheck_report")
+        if enabled and not is_worker and isinstance(exc, memcheck_config.ConfigError):
+            from .session import publish
+
+            publish([], report_path, error=f"configuration error: {exc}")  # the run's reports say why it stopped
+        raise pytest.UsageError(log_text(f"memcheck: {exc}")) from exc  # it may quote a name from the file
     seed = config.getoption("memcheck_seed")
     config.stash[SESSION_KEY] = state = MemcheckSession(
         enabled=enabled,
         update=config.getoption("memcheck_update"),
         seed=cfg.seed if seed is None else seed,
         device=config.getoption("memcheck_device") or cfg.device,
-        report_path=Path(report) if report else None,
+        report_path=report_path,
         config=cfg,
-        is_worker=hasattr(config, "workerinput"),
+        is_worker=is_worker,
     )
     # The session object receives the test reports itself (pytest_runtest_logreport).
     config.pluginmanager.register(state, "memcheck-session")
+    if enabled and cfg.models and cfg.path is not None and not _collected_by_args(config, cfg.path):
+        # Whatever paths are given, the configured gates run (-k and -m still select among them); as a
+        # collection argument they are counted like any test.
+        config.args.append(str(cfg.path))
+
+
+def _collected_by_args(config: pytest.Config, pyproject: Path) -> bool:
+    """Whether an argument already names ``pyproject.toml`` (or one of its gates) or a folder holding it."""
+    target = pyproject.resolve()
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::", 1)[0]).resolve()
+        if path == target or path in target.parents:
+            return True
+    return False
 
 
 def _state(config: pytest.Config) -> MemcheckSession:
@@ -60,7 +88,7 @@ def _state(config: pytest.Config) -> MemcheckSession:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    """``pytest --memcheck pyproject.toml`` collects the configured gates explicitly."""
+    """``pyproject.toml`` holds the configured gates."""
     state = _state(parent.config)
     if state.enabled and state.config.path is not None and file_path == state.config.path:
         from .items import MemcheckFile
@@ -69,17 +97,9 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Add the configured gates to a default run; skip memcheck tests without ``--memcheck``."""
-    state = _state(config)
-    if state.enabled:
-        from .items import MemcheckFile, MemcheckItem
-
-        explicit = config.args_source == pytest.Config.ArgsSource.ARGS
-        collected = any(isinstance(i, MemcheckItem) for i in items)
-        if state.config.models and state.config.path is not None and not explicit and not collected:
-            items.extend(MemcheckFile.from_parent(session, path=state.config.path).collect())
+    """Skip memcheck tests without ``--memcheck``, with the reason."""
+    if _state(config).enabled:
         return
     skip = pytest.mark.skip(reason="memorization check: run with pytest --memcheck")
     for item in items:

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
-from . import reporting
 from .baseline import BaselineStore
 from .config import MemcheckConfig
+
+if TYPE_CHECKING:  # torch-free at import: outcome imports the gate (numpy)
+    from .gate import Thresholds
+    from .outcome import Outcome, Stage
 
 #: Outcomes recorded by an item during its run, moved onto its report.
 OUTCOMES_KEY = pytest.StashKey[list]()
@@ -26,8 +31,10 @@ class MemcheckSession:
     report_path: Path | None
     config: MemcheckConfig
     is_worker: bool
+    #: ``Outcome.to_dict()`` of every gate, as they arrive from this process or from pytest-xdist workers.
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    _decoded: list[Outcome] | None = None
 
     @property
     def store(self) -> BaselineStore:
@@ -42,48 +49,104 @@ class MemcheckSession:
         if report.when == "call":
             self.outcomes.extend(getattr(report, "memcheck", None) or [])
 
+    def decoded(self) -> list[Outcome]:
+        """Every outcome, sorted by name (one that cannot be read back is an error outcome, never a crash)."""
+        if self._decoded is None:
+            self._decoded = sorted(map(_decode, self.outcomes), key=lambda o: o.name)
+        return self._decoded
+
     def finish(self, session: pytest.Session) -> None:
-        """Write the reports; a failure to write fails the run (exit status), never raises."""
-        if self.is_worker or not self.outcomes:
+        """Write the reports on every run with ``--memcheck``; a failure to write fails the run, never raises."""
+        if self.is_worker or not self.enabled:
             return
-        self.outcomes.sort(key=lambda o: o["name"])
-        if self.report_path is not None:
-            try:
-                reporting.json_report(self.outcomes, self.report_path)
-            except OSError as exc:
-                self.errors.append(f"could not write the memcheck report {self.report_path}: {exc.strerror or exc}")
-        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-        if os.environ.get("GITHUB_ACTIONS") == "true" and summary_file:
-            try:
-                with open(summary_file, "a", encoding="utf-8") as fh:
-                    fh.write(reporting.step_summary(self.outcomes))
-            except OSError as exc:
-                self.errors.append(f"could not append to GITHUB_STEP_SUMMARY {summary_file}: {exc.strerror or exc}")
+        self.errors += publish(self.decoded(), self.report_path)
         if self.errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def terminal_summary(self, terminalreporter: Any) -> None:
-        if self.is_worker:
+        if self.is_worker or not self.enabled:
             return
-        if self.outcomes:
-            tw = terminalreporter._tw
-            terminalreporter.write_sep("=", "memcheck")
-            terminalreporter.write(reporting.terminal_table(self.outcomes, tw.fullwidth, tw.hasmarkup))
-            if os.environ.get("GITHUB_ACTIONS") == "true":
-                for line in reporting.annotations(self.outcomes):
-                    terminalreporter.write_line(line)
+        from . import reporting
+
+        outcomes = self.decoded()
+        tw = terminalreporter._tw
+        terminalreporter.write_sep("=", "memcheck")
+        if outcomes:
+            terminalreporter.write(reporting.terminal_table(outcomes, tw.fullwidth, tw.hasmarkup))
+        else:
+            terminalreporter.write_line("memcheck: no gate or memcheck assertion ran")
+        if _on_github():
+            for line in reporting.annotations(outcomes):
+                terminalreporter.write_line(line)
         for err in self.errors:
             terminalreporter.write_line(f"memcheck: {err}", red=True)
+
+
+def _decode(d: dict[str, Any]) -> Outcome:
+    from .errors import MemcheckError
+    from .gate import Thresholds
+    from .outcome import Outcome, Stage
+
+    try:
+        return Outcome.from_dict(d)
+    except (MemcheckError, KeyError, TypeError) as exc:
+        return Outcome.failed(str(d.get("name", "?")), Stage.CHECK, MemcheckError(f"its outcome cannot be reported: {exc}"), Thresholds())
+
+
+def _on_github() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def publish(outcomes: list[Outcome], report_path: Path | None, error: str | None = None) -> list[str]:
+    """Write the JSON report and the GitHub step summary; returns what could not be written.
+
+    ``error`` is a problem of the whole run (a configuration error), reported instead of gates.
+    """
+    from . import reporting
+    from .errors import MemcheckError
+
+    problems = []
+    if report_path is not None:
+        try:
+            reporting.json_report(outcomes, report_path, error)
+        except OSError as exc:
+            problems.append(f"could not write the memcheck report {report_path}: {exc.strerror or exc}")
+        except MemcheckError as exc:
+            problems.append(str(exc))
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if _on_github() and summary_file:
+        try:
+            with open(summary_file, "a", encoding="utf-8") as fh:
+                fh.write(reporting.step_summary(outcomes, error))
+        except OSError as exc:
+            problems.append(f"could not append to GITHUB_STEP_SUMMARY {summary_file}: {exc.strerror or exc}")
+    return problems
 
 
 SESSION_KEY = pytest.StashKey[MemcheckSession]()
 
 
-def record(item: pytest.Item, outcome: Any) -> None:
-    """Attach an outcome to the item: its report carries it to the (xdist) controller."""
-    item.stash.setdefault(OUTCOMES_KEY, []).append(outcome.to_dict())
-    item.user_properties += [
-        (f"memcheck_{outcome.name}_status", outcome.status),
-        (f"memcheck_{outcome.name}_auc", f"{outcome.result.auc:.4f}"),
-    ]
+def _property(name: str) -> str:
+    """A gate's name as part of a JUnit property name: letters, digits, ``.``, ``_`` and ``-``."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
+
+def record(item: pytest.Item, outcome: Outcome) -> None:
+    """Attach an outcome to the item: its report carries it to the (xdist) controller and to JUnit XML."""
+    item.stash.setdefault(OUTCOMES_KEY, []).append(outcome.to_dict())
+    key = f"memcheck_{_property(outcome.name)}"
+    item.user_properties.append((f"{key}_status", outcome.status.value))
+    if outcome.result is not None:
+        item.user_properties.append((f"{key}_auc", f"{outcome.result.auc:.4f}"))
+
+
+@contextlib.contextmanager
+def stage(item: pytest.Item, name: str, where: Stage, thresholds: Thresholds, baseline_path: Any = None) -> Iterator[None]:
+    """Run one stage of a gate; if it raises, record the gate's outcome as an error at that stage, then re-raise."""
+    try:
+        yield
+    except Exception as exc:
+        from .outcome import Outcome
+
+        record(item, Outcome.failed(name, where, exc, thresholds, None if baseline_path is None else str(baseline_path)))
+        raise

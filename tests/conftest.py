@@ -7,6 +7,7 @@ thread so that two workers do not fight over two cores.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -39,6 +40,47 @@ def clean_cnn() -> tuple[torch.nn.Module, zoo.Split]:
 def memorizing_cnn() -> tuple[torch.nn.Module, zoo.Split]:
     """A digits CNN fitted to 100% training accuracy on fully random labels."""
     return zoo.trained("digits_cnn", 1.0, seed=0)
+
+
+def _run_within(seconds: float, fn):
+    """Run ``fn`` in a daemon thread: a hang becomes a test failure instead of a stuck suite."""
+    import threading
+
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"still running after {seconds} s"
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+#: What a committed symlink may point to instead of a file: endless devices, a FIFO, a folder.
+NOT_FILES = ["/dev/zero", "/dev/urandom", "fifo", "folder"]
+
+
+def link_to_not_a_file(link: Path, kind: str) -> None:
+    """Make ``link`` a symlink to one of :data:`NOT_FILES` (a FIFO or folder is made next to it)."""
+    target = Path(kind) if kind.startswith("/") else link.parent / f"target-{kind}"
+    if kind == "fifo":
+        os.mkfifo(target)  # opening it for reading would wait for a writer forever
+    elif kind == "folder":
+        target.mkdir()
+    link.symlink_to(target)
+
+
+@pytest.fixture
+def within():
+    """``within(seconds, fn)``: ``fn()``'s value, or a failure if it has not returned in time (a read that hangs)."""
+    return _run_within
 
 
 @pytest.fixture

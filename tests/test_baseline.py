@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from torch import nn
 
+from conftest import NOT_FILES, link_to_not_a_file
 from pytest_memcheck import __version__
 from pytest_memcheck import baseline as baseline_mod
 from pytest_memcheck.baseline import Baseline, BaselineStore, fingerprint
@@ -125,8 +126,25 @@ def test_seed_device_and_draw_do_not_make_a_mismatch():
 
 
 def test_other_architecture_is_a_mismatch():
+    # a baseline from before modules were recorded: it cannot say what changed, and says so in words
     problem = _baseline().mismatch(result(), "0" * 16)
-    assert "another architecture" in problem and "f" * 16 in problem and "0" * 16 in problem
+    assert "another architecture" in problem and "module names, types or parameter shapes differ" in problem
+    assert "f" * 16 not in problem  # fingerprints mean nothing to the reader (issue 10, finding 4)
+
+
+def test_architecture_mismatch_names_what_changed(tmp_path):
+    store = BaselineStore(tmp_path)
+    before = nn.Sequential(nn.Flatten(), nn.Linear(4, 8), nn.ReLU(), nn.Dropout(), nn.Linear(8, 2))
+    after = nn.Sequential(nn.Flatten(), nn.Linear(4, 16), nn.ReLU())
+    after.add_module("3", nn.GELU())
+    after.add_module("head", nn.Linear(16, 2))
+    store.save("m", result(), fingerprint(before), baseline_mod.modules(before))
+    problem = store.load("m").mismatch(result(), fingerprint(after), baseline_mod.modules(after))
+    assert "another architecture" in problem
+    assert "1 added: head (Linear weight(2, 16), bias(2,))" in problem
+    assert "1 removed: 4 (Linear weight(2, 8), bias(2,))" in problem
+    assert "2 changed: 1 (Linear weight(8, 4), bias(8,) -> Linear weight(16, 4), bias(16,)), 3 (Dropout -> GELU)" in problem
+    assert fingerprint(before) not in problem
 
 
 @pytest.mark.parametrize(
@@ -307,7 +325,7 @@ WRITER = textwrap.dedent(
         baseline.BaselineStore(sys.argv[2]).save("model", res, "f" * 16)
     else:
         for i in range(int(sys.argv[3])):
-            res.auc = float(mode) + i / 1000
+            res.auc = int(mode) / 10 + i / 1000  # the writer in the first decimal, the write in the third
             baseline.BaselineStore(sys.argv[2]).save("model", res, mode)
     """
 )
@@ -359,7 +377,7 @@ def test_concurrent_writers_always_leave_valid_json(tmp_path):
     while any(w.poll() is None for w in writers):
         if path.exists():
             loaded = BaselineStore(folder).load("model")  # a reader never sees a half-written file
-            assert int(loaded.result.auc) == int(loaded.fingerprint)
+            assert int(loaded.result.auc * 10) == int(loaded.fingerprint)
             seen += 1
         time.sleep(0.005)
     for w in writers:
@@ -367,5 +385,114 @@ def test_concurrent_writers_always_leave_valid_json(tmp_path):
         assert w.wait() == 0
     final = BaselineStore(folder).load("model")
     assert final.fingerprint in {"1", "2", "3", "4"}
-    assert final.result.auc == pytest.approx(int(final.fingerprint) + 0.014)  # some writer's last, whole
+    assert final.result.auc == pytest.approx(int(final.fingerprint) / 10 + 0.014)  # some writer's last, whole
     assert [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] == []
+
+
+# ----------------------------------------------------------------- hand-edited and hostile files (issue 14)
+
+
+def _edited(tmp_path, edit) -> tuple[BaselineStore, Path]:
+    store = BaselineStore(tmp_path)
+    path = store.save("model", result(), "f" * 16)
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return store, path
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: d["result"].update(auc=-5, samples=[]), "result.auc"),
+        (lambda d: d["result"].update(auc="0.9"), "result.auc"),
+        (lambda d: d["result"].update(auc_ci=[0.9, 0.1]), "result.auc_ci"),
+        (lambda d: d["result"].update(settings=[]), "result.settings"),
+        (lambda d: d["result"].update(samples=[[0.5], [0.5, 0.5]]), "result.samples"),
+        (lambda d: d.update(fingerprint=["f"]), "fingerprint"),
+        (lambda d: d.update(name=7), "name"),
+        (lambda d: d.update(modules={"0": "Linear:"}), "modules"),
+    ],
+    ids=["auc-negative", "auc-text", "interval-reversed", "settings-list", "samples-ragged", "fingerprint-list",
+         "name-number", "modules-forged"],
+)
+def test_hand_edited_field_is_an_error_naming_file_and_field(tmp_path, edit, field):
+    store, path = _edited(tmp_path, edit)
+    with pytest.raises(BaselineError) as exc:
+        store.load("model")
+    assert f"field '{field}" in str(exc.value)
+    _assert_names_file_and_fix(exc, path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        lambda t: t.replace('"auc": 0.7', '"auc": NaN'),
+        lambda t: t.replace('"seed": 0', '"seed": ' + "1" * 5000),
+        lambda t: "[" * 200_000 + "]" * 200_000,
+    ],
+    ids=["nan", "5000-digits", "deep-nesting"],
+)
+def test_hostile_json_is_a_baseline_error_not_a_raw_exception(tmp_path, text):
+    store = BaselineStore(tmp_path)
+    path = store.save("model", result(), "f" * 16)
+    path.write_text(text(path.read_text()))
+    with pytest.raises(BaselineError) as exc:
+        store.load("model")
+    _assert_names_file_and_fix(exc, path)
+
+
+def test_stored_name_is_checked_on_load(tmp_path):
+    store = BaselineStore(tmp_path)
+    store.save("a/b", result(0.3), "f" * 16)  # stored as a_b.json
+    with pytest.raises(BaselineError) as exc:
+        store.load("a b")  # also a_b.json
+    assert "holds the baseline of model 'a/b', not of 'a b'" in str(exc.value) and "a_b.json" in str(exc.value)
+
+
+def test_another_models_baseline_is_never_replaced(tmp_path):
+    store = BaselineStore(tmp_path)
+    path = store.save("a/b", result(0.3), "f" * 16)
+    before = path.read_bytes()
+    with pytest.raises(BaselineError, match="holds the baseline of model 'a/b', so it is not replaced"):
+        store.save("a b", result(0.9), "f" * 16)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("content", ['{"name": "package", "version": "1.0"}', "not json", ""])
+def test_a_file_memcheck_did_not_write_is_never_replaced(tmp_path, content):
+    path = tmp_path / "package.json"
+    path.write_text(content)
+    with pytest.raises(BaselineError, match="so it is not replaced"):
+        BaselineStore(tmp_path).save("package", result(), "f" * 16)
+    assert path.read_text() == content
+
+
+def test_an_old_schema_or_damaged_baseline_of_the_same_model_is_replaced(tmp_path):
+    store = BaselineStore(tmp_path)
+    path = store.save("model", result(0.3), "f" * 16)
+    data = json.loads(path.read_text())
+    data["schema"], data["result"]["auc"] = 0, "broken"
+    path.write_text(json.dumps(data))
+    store.save("model", result(0.8), "f" * 16)  # what the error message tells the user to do
+    assert store.load("model").result.auc == 0.8
+
+
+def test_temporary_files_are_removed_by_exact_name_only(tmp_path):
+    store = BaselineStore(tmp_path)
+    keep = [".model.json.notes.tmp", ".model.json.b.json.abcd1234.tmp", ".other.json.abcd1234.tmp", "x.tmp"]
+    for name in keep:
+        (tmp_path / name).write_text("user's file")
+    (tmp_path / ".model.json.abcd_123.tmp").write_text("left by a killed writer")
+    store.save("model", result(), "f" * 16)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*keep, "model.json"])
+
+
+@pytest.mark.parametrize("target", NOT_FILES)
+def test_baseline_that_is_not_a_regular_file_is_refused_without_reading(tmp_path, target, within):
+    (tmp_path / "store").mkdir()
+    link_to_not_a_file(tmp_path / "store" / "model.json", target)
+    with pytest.raises(BaselineError, match="cannot read baseline .*not a regular file"):
+        within(10, lambda: BaselineStore(tmp_path / "store").load("model"))
+    with pytest.raises(BaselineError, match="not a regular file, so it is not replaced"):
+        within(10, lambda: BaselineStore(tmp_path / "store").save("model", result(), "f" * 16))

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import NOT_FILES, link_to_not_a_file
 from pytest_memcheck import loading
 from pytest_memcheck.errors import MemcheckError
 from pytest_memcheck.loading import load_data, load_model, resolve_object
@@ -279,4 +280,41 @@ def test_torchscript_file_is_refused_with_the_reason(root):
 
 def test_plain_torch_save_zip_is_not_mistaken_for_torchscript(root):
     torch.save(tiny().state_dict(), root / "w.pt")
-    assert not loading._is_torchscript(root / "w.pt")
+    with open(root / "w.pt", "rb") as fh:  # the file is opened once, checked, then loaded
+        assert not loading._is_torchscript(fh)
+
+
+# ------------------------------------------------------------------------ files from elsewhere (issue 14)
+
+
+@pytest.mark.parametrize("target", NOT_FILES)
+def test_weights_that_are_not_a_regular_file_are_refused_without_reading(root, target, within):
+    link_to_not_a_file(root / "weights.pt", target)
+    name = module(root, ARCH)
+    with pytest.raises(MemcheckError, match=r"cannot load model file .*weights.pt: it is .*not a regular file"):
+        within(10, lambda: load_model("weights.pt", root, architecture=f"{name}:build"))
+
+
+def test_weights_larger_than_the_limit_are_refused(root, monkeypatch):
+    name = module(root, ARCH)
+    torch.save(tiny().state_dict(), root / "weights.pt")
+    monkeypatch.setattr(loading, "MAX_WEIGHTS_BYTES", 100)
+    with pytest.raises(MemcheckError, match="larger than the limit"):
+        load_model("weights.pt", root, architecture=f"{name}:build")
+
+
+def test_weights_files_are_refused_on_a_torch_where_weights_only_can_be_bypassed(root, monkeypatch, spy_load):
+    name = module(root, ARCH)
+    torch.save(tiny().state_dict(), root / "weights.pt")
+    monkeypatch.setattr(torch, "__version__", "2.5.1+cpu")
+    with pytest.raises(MemcheckError, match=r"torch 2.5.1\+cpu.*CVE-2025-32434.*torch>=2.6"):
+        load_model("weights.pt", root, architecture=f"{name}:build")
+    assert spy_load == []  # refused before reading the file
+    # with trust_pickle the user has accepted that the file runs code: nothing more to protect
+    assert isinstance(load_model("weights.pt", root, architecture=f"{name}:build", trust_pickle=True), nn.Module)
+
+
+def test_a_model_built_for_the_gate_is_in_eval_mode(root):
+    name = module(root, ARCH)
+    torch.save(tiny().state_dict(), root / "weights.pt")
+    assert not load_model("weights.pt", root, architecture=f"{name}:build").training

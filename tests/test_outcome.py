@@ -99,23 +99,24 @@ def test_floor_only_gate_is_not_failed_by_a_stale_or_broken_baseline(model, stor
 def test_update_writes_the_baseline(model, store):
     res = result(0.7)
     out = evaluate("m", model, res, Thresholds(min_auc=0.5, max_drop=0.05), store, update=True)
-    assert out.status == PASS and out.baseline_state == "updated"
+    assert out.status == PASS and out.baseline_state == "recorded"  # issue 10: "updated" did not say which
     assert out.baseline_path == str(store.path("m")) and out.baseline_auc == 0.7
-    assert any("baseline recorded" in r for r in out.verdict.reasons)
+    assert f"baseline recorded: {store.path('m')} (AuC 0.700)" in out.verdict.reasons
     stored = store.load("m")
     assert stored.result == res and stored.fingerprint == fingerprint(model)
 
 
 def test_update_without_a_floor_writes_and_passes(model, store):
     out = evaluate("m", model, result(0.2), Thresholds(max_drop=0.05), store, update=True)
-    assert out.status == PASS and out.baseline_state == "updated"
+    assert out.status == PASS and out.baseline_state == "recorded"
     assert store.load("m").result.auc == 0.2
 
 
 def test_update_replaces_an_older_baseline(model, store):
     store.save("m", result(0.6), fingerprint(model))
-    evaluate("m", model, result(0.75), Thresholds(max_drop=0.05), store, update=True)
+    out = evaluate("m", model, result(0.75), Thresholds(max_drop=0.05), store, update=True)
     assert store.load("m").result.auc == 0.75
+    assert out.baseline_state == "replaced" and f"baseline replaced: {store.path('m')} (AuC 0.750)" in out.reasons
 
 
 def test_update_refuses_a_model_below_its_floor(model, store):
@@ -139,7 +140,7 @@ def test_update_below_the_floor_keeps_the_existing_baseline(model, store):
 
 def test_update_with_an_interval_straddling_the_floor_records_but_is_inconclusive(model, store):
     out = evaluate("m", model, result(0.5, 0.05), Thresholds(min_auc=0.5, max_drop=0.05), store, update=True)
-    assert out.status == INCONCLUSIVE and out.baseline_state == "updated"
+    assert out.status == INCONCLUSIVE and out.baseline_state == "recorded"
     assert store.load("m").result.auc == 0.5
 
 
@@ -240,3 +241,39 @@ def test_to_dict_is_json_ready(model, store):
     back = json.loads(json.dumps(d))
     assert back["status"] == PASS and back["baseline"] == {"state": "compared", "path": str(store.path("m")), "auc": 0.7}
     assert back["min_auc"] == 0.5 and back["max_drop"] == 0.05 and back["result"]["auc"] == 0.7
+
+
+# ------------------------------------------------------------------------------ what changed, what failed
+
+
+def test_architecture_mismatch_names_the_changed_modules(model, store):
+    from pytest_memcheck.baseline import modules
+
+    narrow = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    store.save("m", result(0.7), fingerprint(narrow), modules(narrow))
+    out = evaluate("m", model, result(0.7), Thresholds(max_drop=0.05), store)
+    assert out.baseline_state == "mismatch" and out.verdict.margin is None and out.verdict.threshold is None
+    assert "another architecture (2 changed: 0 (Linear weight(4, 4), bias(4,) -> Linear weight(8, 4), bias(8,))" in out.reasons[0]
+
+
+def test_update_records_the_modules_it_compares_later(model, store):
+    evaluate("m", model, result(0.7), Thresholds(max_drop=0.05), store, update=True)
+    assert json.loads(store.path("m").read_text())["modules"]["0"] == "Linear:weight(8, 4),bias(8,)"
+
+
+def test_a_gate_that_could_not_run_is_an_error_with_its_stage():
+    from pytest_memcheck.errors import DataError
+    from pytest_memcheck.outcome import Outcome, Stage, Status
+
+    out = Outcome.failed("m", Stage.DATA, DataError("'mydata:x' raised OSError: gone"), Thresholds(min_auc=0.5))
+    assert out.status == Status.ERROR == "error" and out.result is None and out.verdict is None
+    assert out.headline == "could not load its data" and out.reasons == ["'mydata:x' raised OSError: gone"]
+    assert out.explain() == "memcheck: 'm' could not load its data (error)\n  'mydata:x' raised OSError: gone"
+    assert out.to_dict()["error"] == {"stage": "data", "type": "DataError", "message": "'mydata:x' raised OSError: gone"}
+
+
+def test_statuses_are_one_vocabulary_in_order_of_severity():
+    from pytest_memcheck.outcome import Status
+
+    assert [s.value for s in sorted(Status, key=lambda s: s.severity)] == ["pass", "inconclusive", "fail", "error"]
+    assert [Status.ERROR.counted(1), Status.ERROR.counted(2), Status.PASS.counted(3)] == ["1 error", "2 errors", "3 passed"]

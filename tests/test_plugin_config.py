@@ -28,19 +28,39 @@ def test_no_gates_without_the_flag(project):
     result.assert_outcomes(passed=1)
 
 
-def test_explicit_pyproject_argument_collects_gates(project):
-    project.configure(project.model_table("clean"))
-    project.pytester.makepyfile(test_other="def test_plain():\n    pass\n")
-    only_tests = project.run("--memcheck", "test_other.py")
-    only_tests.assert_outcomes(passed=1)
-    gates = project.run("--memcheck", "pyproject.toml")
-    gates.assert_outcomes(passed=1)
+BROKEN = '[tool.memcheck.models.{name}]\nmodel = "missing_module_{name}:load"\ndata = "mydata:clean"\nmin_auc = 0.4\n'
 
 
-def test_keyword_selection_applies_to_gates(project):
-    project.configure(project.model_table("clean"), project.model_table("memorizing"))
-    result = project.run("--memcheck", "-k", "clean")
-    result.assert_outcomes(passed=1, deselected=1)
+def test_gates_run_whatever_paths_are_given(project):
+    # issue 10, finding 2: "pytest tests --memcheck" ran no gate and exited 0. Gates that fail to load are
+    # cheap to run and still show that they ran.
+    project.configure(BROKEN.format(name="one"), BROKEN.format(name="two"))
+    project.pytester.mkdir("tests")
+    (project.path / "tests" / "test_other.py").write_text("def test_plain():\n    pass\n")
+    result = project.run("--memcheck", "tests")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["collected 3 items", "*one*ERROR*could not load its model*", "*two*ERROR*"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    # a path naming the configuration, or one gate of it, collects those gates once
+    project.run("--memcheck", "pyproject.toml", "tests").assert_outcomes(passed=1, failed=2)
+    project.run("--memcheck", "pyproject.toml::memcheck[one]").assert_outcomes(failed=1)
+    project.run("--memcheck", ".").assert_outcomes(passed=1, failed=2)
+    project.run("--memcheck", "tests/test_other.py::test_plain").assert_outcomes(passed=1, failed=2)
+
+
+def test_keyword_and_marker_selection_apply_to_gates_with_right_counts(project):
+    project.configure(BROKEN.format(name="one"), BROKEN.format(name="two"))
+    with open(project.path / "pyproject.toml", "a") as fh:  # the usual layout: pytest looks in tests/ only
+        fh.write('\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
+    project.pytester.mkdir("tests")
+    (project.path / "tests" / "test_other.py").write_text("def test_plain():\n    pass\n")
+    result = project.run("--memcheck", "-k", "one")
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines(["collected 3 items / 2 deselected / 1 selected"])  # was "-1 selected"
+    everything = project.run("--memcheck")
+    everything.assert_outcomes(passed=1, failed=2)
+    everything.stdout.fnmatch_lines(["collected 3 items"])  # was "collected 1 item" before three ran
+    project.run("--memcheck", "-m", "not memcheck").assert_outcomes(passed=1, deselected=2)
 
 
 @pytest.mark.parametrize(
@@ -52,6 +72,33 @@ def test_keyword_selection_applies_to_gates(project):
         ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 2\n', "memcheck:*between 0 and 1"),
         ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = "high"\n', "memcheck:*must be a float"),
         ("[tool.memcheck\n", "pyproject.toml: Expected*"),
+        # issue 10: near-miss table names are errors, not silently dropped gates
+        ('[tool.memchek.models.m]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "[[]tool.memchek[]]*misspelling of [[]tool.memcheck[]]"),
+        ('[tool.pytest-memcheck]\nseed = 1\n', "[[]tool.pytest-memcheck[]]*misspelling"),
+        ('[tool.memcheck.model.m]\nmodel = "a:b"\n', "unknown key 'model' in [[]tool.memcheck[]] (did you mean 'models'?)"),
+        ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\nmin_acu = 0.5\n', "unknown key 'min_acu'*(did you mean 'min_auc'?)"),
+        # issue 14: the configuration cannot make the gate write outside the project or mix two models' files
+        ('[tool]\nmemcheck = "x"\n', "memcheck: [[]tool.memcheck[]] must be a table, got str"),
+        ('[tool.memcheck]\nbaseline_dir = ".."\n', "baseline_dir = '..' leads outside the project"),
+        ('[tool.memcheck]\nbaseline_dir = "/tmp/elsewhere"\n', "baseline_dir = '/tmp/elsewhere' leads outside the project"),
+        ('[tool.memcheck]\nbaseline_dir = "tests/../../x"\n', "leads outside the project"),
+        (
+            '[tool.memcheck.models."a b"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n'
+            '[tool.memcheck.models.a_b]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n',
+            "model tables 'a b' and 'a_b' would share the baseline file a_b.json",
+        ),
+        (
+            '[tool.memcheck.models.Model]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n'
+            '[tool.memcheck.models.model]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n',
+            "model tables 'Model' and 'model' would share the baseline file model.json",
+        ),
+        (
+            '[tool.memcheck.models."x\\n::error::pwned"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n',
+            "model table name 'x\\n::error::pwned' must be printable text on one line",
+        ),
+        ('[tool.memcheck.models."a ##[error]b"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "model table name 'a ##\\[[]error]b' must be printable text on one line, without*"),
+        ('[tool.memcheck.models."::add-mask::x"]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "model table name '::add-mask::x' must be printable text on one line, without*"),
+        ('[tool.memcheck.models."..."]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 0.5\n', "cannot make a file name"),
     ],
 )
 def test_bad_configuration_is_a_usage_error(pytester: pytest.Pytester, toml, message):

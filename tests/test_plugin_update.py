@@ -22,6 +22,8 @@ def test_whole_lifecycle(project):
 
     update = project.run("--memcheck", "--memcheck-update")
     update.assert_outcomes(passed=1)
+    # issue 10, finding 3: an update run says what it wrote, per gate
+    update.stdout.fnmatch_lines(["model*PASS*recorded*", "  baseline recorded: tests/memcheck/model.json (AuC 0.*)"])
     stored = json.loads(baseline.read_text())
     assert stored["format"] == "pytest-memcheck-baseline" and stored["name"] == "model"
     assert stored["result"]["settings"]["samples_per_class"] == 20
@@ -29,6 +31,11 @@ def test_whole_lifecycle(project):
     compare = project.run("--memcheck")
     compare.assert_outcomes(passed=1)
     assert baseline.read_text() == json.dumps(stored, indent=2) + "\n"  # comparing never rewrites
+    assert "baseline recorded" not in compare.stdout.str() and "baseline replaced" not in compare.stdout.str()
+
+    again = project.run("--memcheck", "--memcheck-update")
+    again.stdout.fnmatch_lines(["  baseline replaced: tests/memcheck/model.json (AuC 0.*)"])
+    stored = json.loads(baseline.read_text())
 
     # The same gate now points at a model that memorized: it is caught against the baseline.
     (project.path / "clean.pt").write_bytes((project.path / "memorizing.pt").read_bytes())
@@ -61,7 +68,15 @@ def test_baseline_of_another_architecture_is_reported_not_compared(project):
     )
     result = project.run("--memcheck")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*cannot be compared with its baseline*", "*another architecture (fingerprint*"])
+    # issue 10, finding 4: say what changed, and show no limit or margin for a comparison that did not happen
+    result.stdout.fnmatch_lines([
+        "*cannot be compared with its baseline*",
+        "*another architecture (4 changed: 0 (Conv2d weight(16, 1, 3, 3), bias(16,) -> Conv2d weight(8, 1, 3, 3), bias(8,)),*",
+    ])
+    out = result.stdout.str()
+    row = out[out.index("1 gate: 1 failed"):].split("\n", 2)[1:]
+    assert "baseline mismatch" in out[out.index("1 gate: 1 failed"):]
+    assert not any(">=" in line or "margin" in line for line in row)
 
 
 def test_baseline_with_other_settings_is_reported(project):

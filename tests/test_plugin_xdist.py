@@ -17,6 +17,7 @@ def test_update_and_compare_under_xdist(project):
     report = project.path / "report.json"
     update = project.pytester.runpytest_subprocess("-n", "2", "--memcheck", "--memcheck-update", f"--memcheck-report={report}")
     update.assert_outcomes(passed=4)
+    update.stdout.fnmatch_lines(["*4 gates: 4 passed*"])  # collected by every worker and the controller alike
     for i in range(4):
         stored = json.loads((project.path / "tests" / "memcheck" / f"m{i}.json").read_text())
         assert stored["name"] == f"m{i}"
@@ -25,7 +26,7 @@ def test_update_and_compare_under_xdist(project):
     compare = project.pytester.runpytest_subprocess("-n", "2", "--memcheck", f"--memcheck-report={report}")
     compare.assert_outcomes(passed=4)
     data = json.loads(report.read_text())
-    assert data["summary"] == {"pass": 4, "fail": 0, "inconclusive": 0}
+    assert data["summary"] == {"pass": 4, "fail": 0, "inconclusive": 0, "error": 0}
     assert all(m["baseline"]["state"] == "compared" for m in data["models"])
     # one summary table, printed by the controller only
     assert compare.stdout.str().count("memcheck: memorization gates") == 1
