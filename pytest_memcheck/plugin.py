@@ -7,13 +7,20 @@ hook only forwards to it. Nothing here imports torch, so a run without
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
 from .errors import MemcheckError
 from .session import OUTCOMES_KEY, SESSION_KEY, MemcheckSession
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+    from .batches import Batches
+    from .gates import ConfiguredGates
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,6 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memcheck-seed", type=int, default=None, metavar="N", help="seed of every check (default: config or 0)")
     group.addoption("--memcheck-device", default=None, metavar="DEVICE", help="device the models must be on (default: their own)")
     group.addoption("--memcheck-report", default=None, metavar="PATH", help="write every gate's result to a JSON file")
+    group.addoption(
+        "--memcheck-plots", default=None, metavar="DIR",
+        help="write each gate's k-vs-accuracy curve as DIR/<name>.png (needs matplotlib: pytest-memcheck[plot])",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -40,6 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
         cfg = memcheck_config.load(config.rootpath) if enabled else memcheck_config.MemcheckConfig(None, config.rootpath)
     except MemcheckError as exc:
         raise pytest.UsageError(f"memcheck: {exc}") from exc
+    if config.getoption("memcheck_plots") and importlib.util.find_spec("matplotlib") is None:
+        raise pytest.UsageError("memcheck: --memcheck-plots needs matplotlib: pip install 'pytest-memcheck[plot]'")
     report = config.getoption("memcheck_report")
     seed = config.getoption("memcheck_seed")
     config.stash[SESSION_KEY] = state = MemcheckSession(
@@ -111,3 +124,52 @@ def memcheck(request: pytest.FixtureRequest):
     from .fixture import MemcheckFixture
 
     return MemcheckFixture(_state(request.config), request.node)
+
+
+@pytest.fixture(scope="session")
+def _memcheck_gates(pytestconfig: pytest.Config) -> "ConfiguredGates":
+    """The configured gates, read on first use, with the run's seed and device; shared by the fixtures below."""
+    from . import config as memcheck_config
+    from .gates import ConfiguredGates
+
+    state = _state(pytestconfig)
+    cfg = state.config if state.enabled else memcheck_config.load(pytestconfig.rootpath)
+    seed, device = pytestconfig.getoption("memcheck_seed"), pytestconfig.getoption("memcheck_device")
+    return ConfiguredGates(cfg, pytestconfig.rootpath, seed=seed, device=device)
+
+
+@pytest.fixture(scope="session")
+def memcheck_model(_memcheck_gates: "ConfiguredGates") -> "Callable[[str], nn.Module]":
+    """Load the model of a gate configured in ``[tool.memcheck.models.<name>]``, by name.
+
+    Loaded on first use and kept for the session (every test gets the same
+    object: deep-copy it before training or changing it). Works with and
+    without ``--memcheck``; an unknown name fails with the configured names.
+
+    Example::
+
+        def test_candidate_is_small(memcheck_model):
+            model = memcheck_model("candidate")
+            assert sum(p.numel() for p in model.parameters()) < 1_000_000
+    """
+    return _memcheck_gates.model
+
+
+@pytest.fixture(scope="session")
+def memcheck_batches(_memcheck_gates: "ConfiguredGates") -> "Callable[..., Batches]":
+    """The class-sorted batches a configured gate's check draws, by gate name.
+
+    ``memcheck_batches(name, repeat=0)`` draws with the check's own code and
+    the gate's settings and seed (``--memcheck-seed`` included): ``.classes``
+    (one class per batch), ``.x`` (inputs, batch after batch), ``.y`` (labels,
+    ``(batches, samples)``), ``.index`` (each sample's position in the data).
+    Drawn on first use, kept for the session; works without ``--memcheck``.
+
+    Example::
+
+        def test_gate_sees_every_digit(memcheck_batches):
+            batches = memcheck_batches("candidate")
+            assert batches.classes == list(range(10))
+            assert (batches.y == torch.tensor(batches.classes)[:, None]).all()
+    """
+    return _memcheck_gates.batches
