@@ -7,7 +7,6 @@ hook only forwards to it. Nothing here imports torch, so a run without
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -51,8 +50,11 @@ def pytest_configure(config: pytest.Config) -> None:
         cfg = memcheck_config.load(config.rootpath) if enabled else memcheck_config.MemcheckConfig(None, config.rootpath)
     except MemcheckError as exc:
         raise pytest.UsageError(f"memcheck: {exc}") from exc
-    if config.getoption("memcheck_plots") and importlib.util.find_spec("matplotlib") is None:
-        raise pytest.UsageError("memcheck: --memcheck-plots needs matplotlib: pip install 'pytest-memcheck[plot]'")
+    if config.getoption("memcheck_plots"):
+        try:
+            import matplotlib  # noqa: F401  (said now, not after the checks ran)
+        except ImportError as exc:
+            raise pytest.UsageError("memcheck: --memcheck-plots needs matplotlib: pip install 'pytest-memcheck[plot]'") from exc
     report = config.getoption("memcheck_report")
     seed = config.getoption("memcheck_seed")
     config.stash[SESSION_KEY] = state = MemcheckSession(

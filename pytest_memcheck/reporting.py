@@ -90,8 +90,8 @@ def json_report(outcomes: Sequence[dict[str, Any]], path: Path) -> None:
     atomic_write(path, json.dumps(payload, indent=2) + "\n")
 
 
-def step_summary(outcomes: Sequence[dict[str, Any]]) -> str:
-    """Markdown for ``$GITHUB_STEP_SUMMARY``: verdicts first, details folded."""
+def step_summary(outcomes: Sequence[dict[str, Any]], plots: str | None = None) -> str:
+    """Markdown for ``$GITHUB_STEP_SUMMARY``: verdicts first, details folded; where the curves are."""
     counts = summary(outcomes)
     head = "FAIL" if counts["fail"] else ("INCONCLUSIVE" if counts["inconclusive"] else "PASS")
     lines = [
@@ -99,6 +99,7 @@ def step_summary(outcomes: Sequence[dict[str, Any]]) -> str:
         "",
         f"{counts['pass']} passed, {counts['fail']} failed, {counts['inconclusive']} inconclusive",
         "",
+        *([f"k-vs-accuracy curves: one PNG per model in `{plots}/`", ""] if plots else []),
         "| verdict | model | AuC (95% CI) | threshold | margin |",
         "|---|---|---|---|---|",
     ]

@@ -52,11 +52,16 @@ class MemcheckSession:
                 reporting.json_report(self.outcomes, self.report_path)
             except OSError as exc:
                 self.errors.append(f"could not write the memcheck report {self.report_path}: {exc.strerror or exc}")
+        plots = session.config.getoption("memcheck_plots")
+        if plots:
+            from .plots import gate_curves
+
+            self.errors += gate_curves(self.outcomes, Path(plots))
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
         if os.environ.get("GITHUB_ACTIONS") == "true" and summary_file:
             try:
                 with open(summary_file, "a", encoding="utf-8") as fh:
-                    fh.write(reporting.step_summary(self.outcomes))
+                    fh.write(reporting.step_summary(self.outcomes, plots))
             except OSError as exc:
                 self.errors.append(f"could not append to GITHUB_STEP_SUMMARY {summary_file}: {exc.strerror or exc}")
         if self.errors and session.exitstatus == pytest.ExitCode.OK:
