@@ -202,26 +202,34 @@ def gate_curve(outcome: Record, path: Path, baseline: Record | None = None) -> P
 _OTHER_BASELINE = ("compared", "mismatch", "kept")
 
 
+def recorded_baseline(outcome: Record) -> Record | None:
+    """The result stored in the outcome's baseline file, when it holds another result than the outcome's own."""
+    from .baseline import BaselineStore
+    from .errors import MemcheckError
+
+    base = outcome["baseline"]
+    if base["state"] not in _OTHER_BASELINE or not base["path"]:
+        return None
+    recorded = Path(base["path"])
+    try:
+        stored = BaselineStore(recorded.parent).load(recorded.stem)
+    except MemcheckError:
+        return None  # the gate already reported the unreadable file
+    return None if stored is None else stored.result.to_dict()
+
+
 def gate_curves(outcomes: Sequence[Record], folder: Path) -> list[str]:
     """``folder/<name>.png`` for every checked gate; returns the problems (unwritable folder, ...)."""
     from .baseline import BaselineStore
-    from .errors import MemcheckError
 
     problems = []
     for outcome in outcomes:
         if not outcome.get("result"):
             continue  # nothing was measured: no curve to draw
-        base, baseline = outcome["baseline"], None
-        if base["state"] in _OTHER_BASELINE and base["path"]:
-            recorded = Path(base["path"])
-            try:
-                stored = BaselineStore(recorded.parent).load(recorded.stem)
-            except MemcheckError:
-                stored = None  # the gate already reported the unreadable file
-            baseline = None if stored is None else stored.result.to_dict()
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            gate_curve(outcome, BaselineStore(folder).path(outcome["name"]).with_suffix(".png"), baseline)
+            path = BaselineStore(folder).path(outcome["name"]).with_suffix(".png")
+            gate_curve(outcome, path, recorded_baseline(outcome))
         except OSError as exc:
             problems.append(f"could not write the curve of {outcome['name']!r} into {folder}: {exc.strerror or exc}")
     return problems

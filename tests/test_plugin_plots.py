@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from statistics import NormalDist
 
@@ -23,6 +24,7 @@ def test_plots_per_gate_with_the_baseline_and_the_step_summary(project, monkeypa
         project.model_table("clean", extra="min_auc = 0.4\nmax_drop = 0.1\n"), project.model_table("memorizing")
     )
     project.run("--memcheck", "--memcheck-update").assert_outcomes(passed=1, failed=1)
+    plots = importlib.import_module("pytest_memcheck.plots")  # sys.modules' own: pytester may have dropped an older import
     drawn = {}
     original = plots.gate_curve
 
