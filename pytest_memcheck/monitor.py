@@ -147,6 +147,15 @@ class MemorizationMonitor:
         return self._stopped
 
     @property
+    def final_best_index(self) -> int | None:
+        """Index into :attr:`history` of the highest *final* smoothed value: what the stop rule compares with.
+
+        Only a later value becoming final and higher can replace it, so a caller
+        keeping the best model must keep this one and the provisional ones.
+        """
+        return self._best
+
+    @property
     def best_index(self) -> int | None:
         """Index into :attr:`history` of :attr:`best_epoch`."""
         best = self._best

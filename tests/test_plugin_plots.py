@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import re
 import sys
+from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
@@ -76,3 +78,16 @@ def test_band_is_wilsons_interval_on_the_samples_the_gates_interval_is_worth():
     lo, hi = plots._interval(_result(samples, (mean - half / 2, mean + half / 2)), np.array([0.5]))
     wilson = binomtest(100, 200).proportion_ci(0.95, method="wilson")
     assert (lo[0], hi[0]) == pytest.approx((wilson.low, wilson.high), abs=1e-9)
+
+
+def test_the_shipped_workflow_writes_and_uploads_the_curves():
+    workflow = (Path(__file__).resolve().parent.parent / "examples" / "github-actions" / "memcheck.yml").read_text()
+    gate = next(line for line in workflow.splitlines() if "pytest --memcheck" in line)
+    folder = re.search(r"--memcheck-plots=(\S+)", gate).group(1)
+    upload = workflow[workflow.index("actions/upload-artifact"):]
+    assert f"{folder}/" in upload and "memcheck-report.json" in upload
+    assert '"pytest-memcheck[plot]"' in workflow  # matplotlib is installed for the option
+
+
+def test_option_is_in_the_help(pytester: pytest.Pytester):
+    pytester.runpytest("--help").stdout.fnmatch_lines(["*--memcheck-plots=DIR*"])
