@@ -102,3 +102,13 @@ def test_model_is_loaded_once_and_only_when_asked(tmp_path):
     assert gates._data == {}
     x, _ = zoo.digits(0.0, seed=0).train
     assert torch.equal(gates.batches("cnn").x, x[gates.batches("cnn").index.flatten()])
+
+
+def test_the_example_projects_fixture_tests_pass(pytester: pytest.Pytester):
+    """The README's fixture example, as examples/digits_project runs it."""
+    project = Path(__file__).resolve().parent.parent / "examples" / "digits_project"
+    result = pytester.runpytest(
+        str(project / "tests" / "test_gate_fixtures.py"), "--rootdir", str(project), "-c", str(project / "pyproject.toml"),
+        "-p", "no:cacheprovider",
+    )
+    result.assert_outcomes(passed=2)
