@@ -56,6 +56,7 @@ def trainer(out: Path, max_epochs: int, callbacks: list) -> Trainer:
     return Trainer(
         max_epochs=max_epochs, callbacks=callbacks, logger=CSVLogger(out, name="logs"), accelerator="cpu",
         deterministic=True, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        log_every_n_steps=1,
     )
 
 

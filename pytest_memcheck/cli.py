@@ -11,8 +11,10 @@ from typing import Any
 #: Exit statuses of ``memcheck check``: those of the gate, and one for input it could not use.
 PASSED, FAILED, USAGE = 0, 1, 2
 
-#: ``memcheck check`` options that set the check itself (``--gate`` takes them from pyproject.toml).
+#: ``memcheck check`` options that set the check itself (``--gate`` takes them from pyproject.toml) ...
 _SETTINGS = ("layers", "method", "ks", "samples_per_class", "batches", "repeats", "seed", "device")
+#: ... except the run's seed and device, which override the configuration's as --memcheck-seed/-device do.
+_RUN_SETTINGS = ("seed", "device")
 
 CHECK_EPILOG = """\
 examples:
@@ -20,7 +22,7 @@ examples:
   memcheck check mypkg.models:load mypkg.data:train_set --min-auc 0.6 --json report.json
   memcheck check weights/new.pt mypkg.data:train_set --architecture mypkg.models:build \\
       --baseline tests/memcheck/model.json --max-drop 0.05
-  memcheck check --gate candidate            # a gate of [tool.memcheck.models] in ./pyproject.toml
+  memcheck check --gate candidate --seed 1   # a gate of [tool.memcheck.models] in ./pyproject.toml
 
 exit status: 0 passed (or inconclusive with --inconclusive warn), 1 failed or inconclusive,
 2 the model, data, options or configuration could not be used.
@@ -29,8 +31,8 @@ exit status: 0 passed (or inconclusive with --inconclusive warn), 1 failed or in
 
 def _add_check_arguments(cmd: argparse.ArgumentParser) -> None:
     what = cmd.add_argument_group("what to check")
-    what.add_argument("model", nargs="?", help="'package.module:callable' returning an nn.Module, or a weights file")
-    what.add_argument("data", nargs="?", help="'package.module:callable' returning (x, y), a Dataset or a DataLoader")
+    what.add_argument("model", nargs="?", metavar="MODEL", help="'package.module:callable' returning an nn.Module, or a weights file")
+    what.add_argument("data", nargs="?", metavar="DATA", help="'package.module:callable' returning (x, y), a Dataset or a DataLoader")
     what.add_argument("--gate", metavar="NAME", help="check [tool.memcheck.models.NAME] of ./pyproject.toml instead")
     what.add_argument("--architecture", metavar="SPEC", help="'package.module:callable' building the model a weights file fits")
     what.add_argument("--trust-pickle", action="store_true", help="load a whole pickled module (runs code from the file)")
@@ -101,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
 def _usage_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the options of ``memcheck check``, before anything is loaded."""
     if args.gate is not None:
-        given = [f"--{key.replace('_', '-')}" for key in (*_SETTINGS, "min_auc", "max_drop", "baseline", "inconclusive",
-                                                          "architecture") if getattr(args, key) is not None]
+        table_keys = [k for k in _SETTINGS if k not in _RUN_SETTINGS]
+        table_keys += ["min_auc", "max_drop", "baseline", "inconclusive", "architecture"]
+        given = [f"--{key.replace('_', '-')}" for key in table_keys if getattr(args, key) is not None]
         given += ["MODEL"] * (args.model is not None) + ["--trust-pickle"] * args.trust_pickle
         if given:
             return (f"--gate takes the model, data, settings and thresholds from [tool.memcheck.models.{args.gate}]; "
@@ -137,7 +140,7 @@ def _decide(args: argparse.Namespace, root: Path) -> tuple[Any, str]:
         from . import config
         from .gates import ConfiguredGates
 
-        gates = ConfiguredGates(config.load(root), root)
+        gates = ConfiguredGates(config.load(root), root, seed=args.seed, device=args.device)
         return gates.outcome(args.gate), gates.spec(args.gate).inconclusive
     from .assertions import gated
     from .baseline import BaselineStore

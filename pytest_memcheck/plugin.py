@@ -129,7 +129,7 @@ def memcheck(request: pytest.FixtureRequest):
 
 
 @pytest.fixture(scope="session")
-def _memcheck_gates(pytestconfig: pytest.Config) -> "ConfiguredGates":
+def _memcheck_gates(pytestconfig: pytest.Config) -> ConfiguredGates:
     """The configured gates, read on first use, with the run's seed and device; shared by the fixtures below."""
     from . import config as memcheck_config
     from .gates import ConfiguredGates
@@ -141,7 +141,7 @@ def _memcheck_gates(pytestconfig: pytest.Config) -> "ConfiguredGates":
 
 
 @pytest.fixture(scope="session")
-def memcheck_model(_memcheck_gates: "ConfiguredGates") -> "Callable[[str], nn.Module]":
+def memcheck_model(_memcheck_gates: ConfiguredGates) -> Callable[[str], nn.Module]:
     """Load the model of a gate configured in ``[tool.memcheck.models.<name>]``, by name.
 
     Loaded on first use and kept for the session (every test gets the same
@@ -158,7 +158,7 @@ def memcheck_model(_memcheck_gates: "ConfiguredGates") -> "Callable[[str], nn.Mo
 
 
 @pytest.fixture(scope="session")
-def memcheck_batches(_memcheck_gates: "ConfiguredGates") -> "Callable[..., Batches]":
+def memcheck_batches(_memcheck_gates: ConfiguredGates) -> Callable[..., Batches]:
     """The class-sorted batches a configured gate's check draws, by gate name.
 
     ``memcheck_batches(name, repeat=0)`` draws with the check's own code and

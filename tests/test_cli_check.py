@@ -55,6 +55,9 @@ def test_gate_gives_the_same_decision_as_pytest(shell, capsys, project):
         for key in ("name", "status", "reasons", "margin", "threshold"):
             assert mine[key] == gated[name][key]
         assert mine["result"]["auc"] == gated[name]["result"]["auc"]
+    # the run's seed overrides the configuration's, as --memcheck-seed does
+    shell("check", "--gate", "clean", "--seed", "3", "--json", "seeded.json", capsys=capsys)
+    assert json.loads((project.path / "seeded.json").read_text())["models"][0]["result"]["settings"]["seed"] == 3
 
 
 def test_baseline_comparison_and_its_curve(shell, capsys, project, monkeypatch):
