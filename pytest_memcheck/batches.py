@@ -30,6 +30,7 @@ class Batches:
     y: torch.Tensor  # (groups, n) long
     classes: list[int]
     mode: str
+    index: torch.Tensor  # (groups, n): each drawn sample's position in the data
 
     @property
     def groups(self) -> int:
@@ -235,4 +236,4 @@ def draw(
         raise DataError(f"the data returned {x.shape[0]} inputs for {index.numel()} indices")
     if x.is_floating_point() and not torch.isfinite(x).all():
         raise DataError("the drawn inputs contain NaN or inf values; clean the data before the check")
-    return Batches(x=x, y=labels[index], classes=chosen, mode=mode)
+    return Batches(x=x, y=labels[index], classes=chosen, mode=mode, index=index)

@@ -1,4 +1,4 @@
-"""PNG plots of the validation study and of early stopping (matplotlib: the ``plot`` extra).
+"""PNG plots of gated models, of the validation study and of early stopping (matplotlib: the ``plot`` extra).
 
 matplotlib is imported inside the functions, so that the package works without
 it; asking for a plot without it raises an ImportError that says what to install.
@@ -8,6 +8,7 @@ Figures are drawn small (low dpi) to keep committed images light.
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any, Sequence
 
 import numpy as np
@@ -139,3 +140,96 @@ def early_stopping(history: list[Record], test_error: Sequence[float], path: Pat
     lines = ax.get_legend_handles_labels()[0] + err.get_legend_handles_labels()[0]
     ax.legend(lines, [l.get_label() for l in lines], fontsize=7, loc="center right")
     return _save(fig, path)
+
+
+def _interval(result: Record, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each k's accuracy interval: Wilson's score interval on the effective number of samples.
+
+    A result keeps each sample's accuracy averaged over the k grid, not per k, so
+    a per-k bootstrap cannot be redone from it. Samples of one class batch are
+    not independent, so their count is discounted by the design effect that the
+    AuC's own two-level bootstrap interval shows next to an independent-samples
+    interval of the same per-sample values: the band is as honest about classes
+    as the gate's interval is.
+    """
+    samples = np.asarray(result["samples"], dtype=float)
+    z = NormalDist().inv_cdf(0.5 + float(result["settings"].get("confidence", 0.95)) / 2)
+    n = samples.size
+    independent = z * samples.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0
+    lo, hi = result["auc_ci"]
+    design_effect = max(1.0, ((hi - lo) / 2 / independent) ** 2) if independent > 0 else 1.0
+    n_eff = n / design_effect
+    centre = (accuracy + z**2 / (2 * n_eff)) / (1 + z**2 / n_eff)
+    half = z * np.sqrt(accuracy * (1 - accuracy) / n_eff + z**2 / (4 * n_eff**2)) / (1 + z**2 / n_eff)
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def gate_curve(outcome: Record, path: Path, baseline: Record | None = None) -> Path:
+    """One gate's k-vs-accuracy curve with its interval band, the baseline's curve and the floor.
+
+    ``outcome`` is an outcome's dictionary (``Outcome.to_dict()``, as in the JSON
+    report) and ``baseline`` a result's (``CheckResult.to_dict()``).
+    """
+    plt = _pyplot()
+    result = outcome["result"]
+    ks = np.array([float(k) for k in result["curve"]])
+    accuracy = np.array([float(v) for v in result["curve"].values()])
+    level = 100 * float(result["settings"].get("confidence", 0.95))
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    ax.fill_between(ks, *_interval(result, accuracy), color="tab:blue", alpha=0.2, label=f"{level:g}% interval")
+    ax.plot(ks, accuracy, marker="o", color="tab:blue", label=f"this model (AuC {result['auc']:.3f})")
+    if baseline is not None:
+        ax.plot([float(k) for k in baseline["curve"]], list(baseline["curve"].values()), marker=".", ls="--",
+                color="tab:gray", label=f"baseline (AuC {baseline['auc']:.3f})")
+    ax.axhline(result["base_accuracy"], color="black", ls=":", lw=1, label="uncompressed accuracy")
+    if outcome.get("min_auc") is not None:
+        ax.axhline(outcome["min_auc"], color="tab:red", ls="-.", lw=1, label="min_auc (floor of the mean over k)")
+    ax.set_xscale("log")
+    ax.set_xticks(ks, [f"{k:g}" for k in ks])
+    ax.minorticks_off()
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("kept fraction of units" if result["method"] == "random" else "rank k", fontsize=9)
+    ax.set_ylabel("accuracy on the check's batches", fontsize=9)
+    lo, hi = result["auc_ci"]
+    ax.set_title(f"{outcome['name']}: {outcome['status'].upper()}, {result['method']} AuC {result['auc']:.3f} "
+                 f"({lo:.3f}-{hi:.3f})", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)
+
+
+#: Baseline states in which the baseline file holds another result than the outcome's own.
+_OTHER_BASELINE = ("compared", "mismatch", "kept")
+
+
+def recorded_baseline(outcome: Record) -> Record | None:
+    """The result stored in the outcome's baseline file, when it holds another result than the outcome's own."""
+    from .baseline import BaselineStore
+    from .errors import MemcheckError
+
+    base = outcome["baseline"]
+    if base["state"] not in _OTHER_BASELINE or not base["path"]:
+        return None
+    recorded = Path(base["path"])
+    try:
+        stored = BaselineStore(recorded.parent).load(recorded.stem)
+    except MemcheckError:
+        return None  # the gate already reported the unreadable file
+    return None if stored is None else stored.result.to_dict()
+
+
+def gate_curves(outcomes: Sequence[Record], folder: Path) -> list[str]:
+    """``folder/<name>.png`` for every checked gate; returns the problems (unwritable folder, ...)."""
+    from .baseline import BaselineStore
+
+    problems = []
+    for outcome in outcomes:
+        if not outcome.get("result"):
+            continue  # nothing was measured: no curve to draw
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = BaselineStore(folder).path(outcome["name"]).with_suffix(".png")
+            gate_curve(outcome, path, recorded_baseline(outcome))
+        except OSError as exc:
+            problems.append(f"could not write the curve of {outcome['name']!r} into {folder}: {exc.strerror or exc}")
+    return problems

@@ -8,13 +8,19 @@ hook only forwards to it. Nothing here imports torch, so a run without
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
 from .errors import MemcheckError
 from .escape import log_text
 from .session import OUTCOMES_KEY, SESSION_KEY, MemcheckSession
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+    from .batches import Batches
+    from .gates import ConfiguredGates
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,6 +38,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--memcheck-report", default=None, metavar="PATH",
         help="write every gate's outcome to a JSON file, on every run (never over a file that is not a memcheck report)",
+    )
+    group.addoption(
+        "--memcheck-plots", default=None, metavar="DIR",
+        help="write each gate's k-vs-accuracy curve as DIR/<name>.png (needs matplotlib: pytest-memcheck[plot])",
     )
 
 
@@ -55,6 +65,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
             publish([], report_path, error=f"configuration error: {exc}")  # the run's reports say why it stopped
         raise pytest.UsageError(log_text(f"memcheck: {exc}")) from exc  # it may quote a name from the file
+    if config.getoption("memcheck_plots"):
+        try:
+            import matplotlib  # noqa: F401  (said now, not after the checks ran)
+        except ImportError as exc:
+            raise pytest.UsageError("memcheck: --memcheck-plots needs matplotlib: pip install 'pytest-memcheck[plot]'") from exc
     seed = config.getoption("memcheck_seed")
     config.stash[SESSION_KEY] = state = MemcheckSession(
         enabled=enabled,
@@ -62,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
         seed=cfg.seed if seed is None else seed,
         device=config.getoption("memcheck_device") or cfg.device,
         report_path=report_path,
+        plots=Path(config.getoption("memcheck_plots")) if config.getoption("memcheck_plots") else None,
         config=cfg,
         is_worker=is_worker,
     )
@@ -131,3 +147,52 @@ def memcheck(request: pytest.FixtureRequest):
     from .fixture import MemcheckFixture
 
     return MemcheckFixture(_state(request.config), request.node)
+
+
+@pytest.fixture(scope="session")
+def _memcheck_gates(pytestconfig: pytest.Config) -> ConfiguredGates:
+    """The configured gates, read on first use, with the run's seed and device; shared by the fixtures below."""
+    from . import config as memcheck_config
+    from .gates import ConfiguredGates
+
+    state = _state(pytestconfig)
+    cfg = state.config if state.enabled else memcheck_config.load(pytestconfig.rootpath)
+    seed, device = pytestconfig.getoption("memcheck_seed"), pytestconfig.getoption("memcheck_device")
+    return ConfiguredGates(cfg, pytestconfig.rootpath, seed=seed, device=device)
+
+
+@pytest.fixture(scope="session")
+def memcheck_model(_memcheck_gates: ConfiguredGates) -> Callable[[str], nn.Module]:
+    """Load the model of a gate configured in ``[tool.memcheck.models.<name>]``, by name.
+
+    Loaded on first use and kept for the session (every test gets the same
+    object: deep-copy it before training or changing it). Works with and
+    without ``--memcheck``; an unknown name fails with the configured names.
+
+    Example::
+
+        def test_candidate_is_small(memcheck_model):
+            model = memcheck_model("candidate")
+            assert sum(p.numel() for p in model.parameters()) < 1_000_000
+    """
+    return _memcheck_gates.model
+
+
+@pytest.fixture(scope="session")
+def memcheck_batches(_memcheck_gates: ConfiguredGates) -> Callable[..., Batches]:
+    """The class-sorted batches a configured gate's check draws, by gate name.
+
+    ``memcheck_batches(name, repeat=0)`` draws with the check's own code and
+    the gate's settings and seed (``--memcheck-seed`` included): ``.classes``
+    (one class per batch), ``.x`` (inputs, batch after batch), ``.y`` (labels,
+    ``(batches, samples)``), ``.index`` (each sample's position in the data).
+    Drawn on first use, kept for the session; works without ``--memcheck``.
+
+    Example::
+
+        def test_gate_sees_every_digit(memcheck_batches):
+            batches = memcheck_batches("candidate")
+            assert batches.classes == list(range(10))
+            assert (batches.y == torch.tensor(batches.classes)[:, None]).all()
+    """
+    return _memcheck_gates.batches

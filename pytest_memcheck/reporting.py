@@ -252,13 +252,15 @@ def json_report(outcomes: Sequence[Outcome], path: Path, error: str | None = Non
 # ------------------------------------------------------------------------------------------ GitHub Actions
 
 
-def step_summary(outcomes: Sequence[Outcome], error: str | None = None) -> str:
+def step_summary(outcomes: Sequence[Outcome], error: str | None = None, plots: Path | None = None) -> str:
     """Markdown for ``$GITHUB_STEP_SUMMARY``: verdicts first, details folded; every text escaped."""
     head = Status.ERROR if error else worst(outcomes)
     lines = [f"## memcheck: {head.label if head else 'no gates ran'}", ""]
     if error:
         lines += [f"**{markdown(error)}**", ""]
     lines.append(_counts(outcomes))
+    if plots is not None and any(o.result is not None for o in outcomes):
+        lines += ["", f"k-vs-accuracy curves: one PNG per gate in <code>{markdown(str(plots))}/</code>"]
     if not outcomes:
         return "\n".join(lines) + "\n"
     lines += [

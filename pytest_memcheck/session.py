@@ -29,6 +29,7 @@ class MemcheckSession:
     seed: int
     device: str | None
     report_path: Path | None
+    plots: Path | None  # --memcheck-plots: where each gate's curve is drawn
     config: MemcheckConfig
     is_worker: bool
     #: ``Outcome.to_dict()`` of every gate, as they arrive from this process or from pytest-xdist workers.
@@ -59,7 +60,12 @@ class MemcheckSession:
         """Write the reports on every run with ``--memcheck``; a failure to write fails the run, never raises."""
         if self.is_worker or not self.enabled:
             return
-        self.errors += publish(self.decoded(), self.report_path)
+        plots = self.plots
+        if plots is not None:
+            from .plots import gate_curves
+
+            self.errors += gate_curves([o.to_dict() for o in self.decoded() if o.result is not None], plots)
+        self.errors += publish(self.decoded(), self.report_path, plots=plots)
         if self.errors and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -97,7 +103,9 @@ def _on_github() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
-def publish(outcomes: list[Outcome], report_path: Path | None, error: str | None = None) -> list[str]:
+def publish(
+    outcomes: list[Outcome], report_path: Path | None, error: str | None = None, plots: Path | None = None
+) -> list[str]:
     """Write the JSON report and the GitHub step summary; returns what could not be written.
 
     ``error`` is a problem of the whole run (a configuration error), reported instead of gates.
@@ -117,7 +125,7 @@ def publish(outcomes: list[Outcome], report_path: Path | None, error: str | None
     if _on_github() and summary_file:
         try:
             with open(summary_file, "a", encoding="utf-8") as fh:
-                fh.write(reporting.step_summary(outcomes, error))
+                fh.write(reporting.step_summary(outcomes, error, plots))
         except OSError as exc:
             problems.append(f"could not append to GITHUB_STEP_SUMMARY {summary_file}: {exc.strerror or exc}")
     return problems

@@ -41,7 +41,7 @@ def test_does_not_stop_while_the_auc_rises():
         monitor.record(auc, epoch)
     assert not monitor.should_stop
     assert monitor.stop_epoch is None
-    assert monitor.best_epoch == 30 - monitor.radius  # the newest settled value
+    assert monitor.best_epoch == 30  # the newest value, provisional: no lag behind a rising curve
 
 
 def test_decision_is_kept_while_training_goes_on():
@@ -53,7 +53,67 @@ def test_decision_is_kept_while_training_goes_on():
     assert len(monitor.history) == 9  # still recorded, for the plot
     assert monitor.history[2]["smoothed"] == pytest.approx((0.5 + 0.3 + 0.2) / 3)
     assert monitor.history[6]["smoothed"] == pytest.approx((0.1 + 0.9 + 0.95) / 3)
-    assert monitor.history[-1]["smoothed"] is None  # its window is not complete
+    assert not monitor.history[-1]["final"]  # its window is not complete: one-sided, provisional
+    assert monitor.history[-1]["smoothed"] == pytest.approx((0.95 + 0.99) / 2)
+
+
+def test_newest_entries_are_smoothed_provisionally_and_then_finally():
+    monitor = _monitor(radius=2)
+    values = [0.2, 0.4, 0.9, 0.3, 0.5, 0.6]
+    for epoch, value in enumerate(values, start=1):
+        monitor.record(value, epoch)
+        newest = monitor.history[-1]
+        # one-sided: the newest value and the radius values before it
+        assert newest["smoothed"] == pytest.approx(np.mean(values[max(0, epoch - 3) : epoch]))
+        assert [h["final"] for h in monitor.history] == [i + 2 < epoch for i in range(epoch)]
+    # a final value is the centred mean and does not change any more
+    assert monitor.history[2]["smoothed"] == pytest.approx(np.mean(values[0:5]))
+    before = [h["smoothed"] for h in monitor.history if h["final"]]
+    monitor.record(0.1, 7)
+    assert [h["smoothed"] for h in monitor.history[: len(before)]] == before
+
+
+def test_best_epoch_follows_the_newest_values_without_lag():
+    monitor = _monitor(radius=2, patience=3)
+    for epoch, value in enumerate([0.2, 0.3, 0.4, 0.5, 0.6], start=1):
+        monitor.record(value, epoch)
+        if epoch > 3:  # until then every window holds all the values, and ties keep the first
+            assert monitor.best_epoch == epoch
+    # after the peak the best moves back to it once the later windows fill with lower values
+    for epoch, value in enumerate([0.5, 0.4, 0.3], start=6):
+        monitor.record(value, epoch)
+    assert monitor.best_epoch == 5 and monitor.history[monitor.best_index]["final"]
+
+
+def test_state_dict_resumes_the_same_decision():
+    values = _planted(peak=12, seed=1)
+    whole = _monitor(radius=2, patience=3)
+    first = _monitor(radius=2, patience=3)
+    for epoch, value in enumerate(values[:10], start=1):
+        whole.record(value, epoch)
+        first.record(value, epoch)
+    resumed = _monitor(radius=2, patience=3)
+    resumed.load_state_dict(first.state_dict())
+    for epoch, value in enumerate(values[10:], start=11):
+        assert resumed.record(value, epoch) == whole.record(value, epoch)
+    assert resumed.history == whole.history
+    assert (resumed.best_epoch, resumed.stop_epoch) == (whole.best_epoch, whole.stop_epoch)
+
+
+def test_score_falls_back_to_the_auc_when_the_check_gives_none():
+    data = zoo.digits(0.0, seed=0)
+    torch.manual_seed(0)
+    model = zoo.mlp(width=16, depth=2).eval()
+    monitor = mc.MemorizationMonitor(data.train, monitor="score", samples_per_class=4, ks=(1, 2))
+    monitor.update(model, 1)
+    expected = "auc" if monitor.history[0]["score"] is None else "score"
+    assert monitor.quantity == expected
+    assert monitor.history[0]["value"] == monitor.history[0][expected]
+
+
+def test_unknown_quantity_is_refused():
+    with pytest.raises(mc.MemcheckError, match="monitor='loss'.*'auc', 'score'"):
+        _monitor(monitor="loss")
 
 
 def test_every_checks_only_each_nth_call(monkeypatch):

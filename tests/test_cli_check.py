@@ -1,0 +1,110 @@
+"""``memcheck check``: a saved model or a configured gate from the shell, decided as the gate decides."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+import pytest
+
+from pytest_memcheck import cli
+
+FAST = ["--samples-per-class", "20", "--ks", "1", "2", "4", "8"]
+CNN = ["--architecture", "pytest_memcheck.zoo:digits_cnn"]
+
+
+@pytest.fixture
+def shell(project, monkeypatch):
+    """Run ``memcheck ...`` in the project folder; returns (exit status, stdout, stderr)."""
+    monkeypatch.chdir(project.path)
+
+    def run(*argv: str, capsys=None):
+        status = cli.main(list(argv))
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run
+
+
+def test_saved_weights_give_verdict_json_and_png(shell, capsys, project):
+    status, out, _ = shell("check", "clean.pt", "mydata:clean", *CNN, *FAST, "--min-auc", "0.4",
+                           "--json", "out/report.json", "--plot", "out/curve.png", capsys=capsys)
+    assert status == cli.PASSED
+    assert "memcheck: memorization gates" in out and "PASS" in out and "is above the floor min_auc 0.400" in out
+    report = json.loads((project.path / "out" / "report.json").read_text())
+    assert report["tool"] == "pytest-memcheck" and report["summary"]["pass"] == 1
+    assert report["models"][0]["name"] == "clean.pt" and report["models"][0]["result"]["settings"]["samples_per_class"] == 20
+    assert (project.path / "out" / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_memorizing_model_fails_with_status_1(shell, capsys):
+    status, out, _ = shell("check", "memorizing.pt", "mydata:memorizing", *CNN, *FAST, "--min-auc", "0.4", capsys=capsys)
+    assert status == cli.FAILED
+    assert "'memorizing.pt' looks memorizing (fail)" in out
+
+
+def test_gate_gives_the_same_decision_as_pytest(shell, capsys, project):
+    project.configure(project.model_table("clean"), project.model_table("memorizing"))
+    project.run("--memcheck", "--memcheck-report", "pytest.json").assert_outcomes(passed=1, failed=1)
+    gated = {o["name"]: o for o in json.loads((project.path / "pytest.json").read_text())["models"]}
+    for name, expected in (("clean", cli.PASSED), ("memorizing", cli.FAILED)):
+        status, out, _ = shell("check", "--gate", name, "--json", f"{name}.json", capsys=capsys)
+        assert status == expected
+        mine = json.loads((project.path / f"{name}.json").read_text())["models"][0]
+        for key in ("name", "status", "reasons", "margin", "threshold"):
+            assert mine[key] == gated[name][key]
+        assert mine["result"]["auc"] == gated[name]["result"]["auc"]
+    # the run's seed overrides the configuration's, as --memcheck-seed does
+    shell("check", "--gate", "clean", "--seed", "3", "--json", "seeded.json", capsys=capsys)
+    assert json.loads((project.path / "seeded.json").read_text())["models"][0]["result"]["settings"]["seed"] == 3
+
+
+def test_baseline_comparison_and_its_curve(shell, capsys, project, monkeypatch):
+    project.configure(project.model_table("clean", extra="min_auc = 0.4\nmax_drop = 0.1\n"))
+    project.run("--memcheck", "--memcheck-update").assert_outcomes(passed=1)
+    plots = importlib.import_module("pytest_memcheck.plots")  # sys.modules' own: pytester may have dropped an older import
+    drawn = []
+    monkeypatch.setattr(plots, "gate_curve", lambda outcome, path, baseline=None: drawn.append(baseline))
+    status, out, _ = shell("check", "clean.pt", "mydata:clean", *CNN, *FAST, "--baseline", "tests/memcheck/clean.json",
+                           "--max-drop", "0.1", "--plot", "c.png", capsys=capsys)
+    assert status == cli.PASSED
+    assert "change +0.000" in out and "paired on the same samples" in out
+    assert drawn[0]["auc"] == json.loads((project.path / "tests/memcheck/clean.json").read_text())["result"]["auc"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["check", "--gate", "nope"], "no gate named 'nope' in [tool.memcheck.models] of *; configured gates: 'clean'"),
+        (["check", "--gate", "clean", "--method", "pca"], "--gate takes the model, data, settings and thresholds from [tool.memcheck.models.clean]; leave out --method"),
+        (["check", "clean.pt"], "give MODEL and DATA"),
+        (["check", "clean.pt", "mydata:clean"], "holds a state dict; set architecture = "),
+        (["check", "clean.pt", "mydata:clean", *CNN, "--max-drop", "0.1"], "--max-drop and --baseline go together"),
+        (["check", "clean.pt", "mydata:clean", *CNN, "--baseline", "b.json", "--max-drop", "0.1"], "--baseline b.json does not exist"),
+        (["check", "clean.pt", "mydata:clean", *CNN, "--min-auc", "1.5"], "min_auc must be between 0 and 1"),
+        (["check", "clean.pt", "mydata:nothing", *CNN], "'mydata' has no attribute 'nothing'"),
+    ],
+)
+def test_input_it_cannot_use_exits_2_with_the_fix(shell, capsys, project, argv, message):
+    project.configure(project.model_table("clean"))
+    status, out, err = shell(*argv, capsys=capsys)
+    assert status == cli.USAGE
+    assert out == ""
+    text, at = " ".join(err.split()), 0
+    for piece in message.split("*"):  # the pieces in order, anything between them
+        assert piece in text[at:], err
+        at = text.index(piece, at) + len(piece)
+
+
+def test_plot_without_matplotlib_says_what_to_install(shell, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    status, _, err = shell("check", "clean.pt", "mydata:clean", *CNN, "--plot", "c.png", capsys=capsys)
+    assert status == cli.USAGE
+    assert "--plot needs matplotlib: pip install 'pytest-memcheck[plot]'" in err
+
+
+def test_check_is_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "check a saved model (or a configured gate)" in capsys.readouterr().out
