@@ -1,13 +1,12 @@
-"""The label-noise validation study: train a zoo at label noise p, check every model, correlate.
+"""The validation study: train the zoo, calibrate the default verdicts leaving one family out, report.
 
-    python examples/label_noise_study.py --quick --out study-quick   # minutes on 2 cores
-    python examples/label_noise_study.py --full --out study-full     # 54 models
-    memcheck study --full --out study-full                           # the same, installed
-    memcheck plot study-full                                         # redraw/re-report from records
+    python examples/label_noise_study.py --quick --out study-quick          # minutes on 2 cores
+    python examples/label_noise_study.py --full --workers 2 --out study-full  # hours: docs/validation.md
+    memcheck study --full --workers 2 --out study-full                     # the same, installed
+    memcheck plot study-full                                               # recalibrate and report from its records
 
-Prints the tables (AuC per family and p, correlations, per-class, layer by layer,
-score candidates) and writes records.json(l), summary.json, models.csv,
-report.md and PNG plots into --out.
+Writes records-*.jsonl (every candidate check, per sample), weights/, summary.json,
+report.md and PNG plots into --out, and prints the report.
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pytest_memcheck import study
+from pytest_memcheck.study import cli
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    study.add_arguments(parser)
-    sys.exit(study.main(parser.parse_args()))
+    cli.add_arguments(parser)
+    sys.exit(cli.main(parser.parse_args()))

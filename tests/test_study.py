@@ -1,8 +1,7 @@
-"""The validation study's pieces on a tiny zoo (seconds), and the real trend behind --run-slow."""
+"""The validation study's pieces on a tiny zoo (seconds); the real trend behind --run-slow."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import math
@@ -11,139 +10,217 @@ import numpy as np
 import pytest
 import torch
 
-import pytest_memcheck as mc
-
-from pytest_memcheck import study, zoo
-
-TINY = study.StudyConfig(families=("tiny_mlp",), ps=(0.0, 0.5, 1.0), seeds=(0,), samples_per_class=6, ks=(1, 2, 4))
-
-
-def _small_digits(p: float, seed: int) -> zoo.Split:
-    """300 training samples: the tiny models need not fit the noise, only exercise the pipeline."""
-    d = zoo.digits(p, seed)
-    return dataclasses.replace(d, x=d.x[:300], y=d.y[:300], noisy=d.noisy[:300])
+from pytest_memcheck.study import analysis, calibrate, datasets, families, records, regimes, report, run
+from pytest_memcheck.study.cli import QUICK_FAMILIES, specs_from_args
+from pytest_memcheck.study.measure import CANDIDATES
+from pytest_memcheck.study.models import Measured, decode
 
 
-TINY_FAMILY = study.Family(
-    "tiny_mlp", _small_digits, lambda: zoo.mlp(width=32, depth=2), {"max_epochs": 6, "lr": 1e-2, "target_accuracy": None}
-)
+def _small_digits(p: float, seed: int):
+    d = datasets.digits(p, seed)
+    return dataclasses.replace(d, x=d.x[:400], y=d.y[:400], noisy=d.noisy[:400])
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory):
-    sink = tmp_path_factory.mktemp("study") / "records.jsonl"
-    recs = study.run_zoo(TINY, families={"tiny_mlp": TINY_FAMILY}, sink=sink, log=lambda line: None)
-    return recs, sink
+def tiny_family():
+    from pytest_memcheck.study import architectures
+
+    fam = families.Family("tiny_mlp", "digits", "mlp", lambda **k: architectures.mlp(64, 32, 2, **k), fit_kwargs={"lr": 1e-2})
+    fam = dataclasses.replace(fam)
+    families.FAMILIES["tiny_mlp"] = fam
+    original = datasets.DATASETS["digits"]
+    datasets.DATASETS["digits"] = _small_digits
+    yield fam
+    datasets.DATASETS["digits"] = original
+    del families.FAMILIES["tiny_mlp"]
 
 
-def test_every_model_is_trained_and_checked(records):
-    recs, sink = records
-    assert [(r["family"], r["p"]) for r in recs] == [("tiny_mlp", p) for p in TINY.ps]
-    for r in recs:
-        assert set(r["checks"]) == {"nmf", "pca", "random", "multi"}
-        assert not any(c["float64"] for c in r["checks"].values())
-        assert 0 <= r["test_error"] <= 1 and 0 <= r["train_accuracy"] <= 1 and r["epochs"] == 6
-        assert list(r["checks"]["nmf"]["curve"]) == ["1", "2", "4"]
-        assert len(r["checks"]["nmf"]["per_class"]) == 10 == len(r["test_accuracy_per_class"])
-        assert list(r["layerwise"]) == ["2", "4"]  # both ReLU modules of the MLP
-    # the sink holds the same records, so a long run can be re-analyzed
-    assert study.load_records(sink) == json.loads(json.dumps(recs))
+@pytest.fixture(scope="module")
+def zoo(tiny_family, tmp_path_factory):
+    """Four runs of the tiny family: clean (with checkpoints), p = 0.4, p = 1 and a clean retrain."""
+    out = tmp_path_factory.mktemp("zoo")
+    specs = [
+        regimes.ModelSpec("tiny_mlp", 0.0, 0, checkpoints=True),
+        regimes.ModelSpec("tiny_mlp", 0.4, 0),
+        regimes.ModelSpec("tiny_mlp", 1.0, 0),
+        regimes.ModelSpec("tiny_mlp", 0.0, 1),
+    ]
+    saved = run.MAX_EPOCHS, run.SAMPLES_PER_CLASS, regimes.CHECKPOINT_EPOCHS
+    run.MAX_EPOCHS, run.SAMPLES_PER_CLASS = 30, 10
+    try:
+        rs = run.run(specs, out, log=lambda line: None)
+    finally:
+        run.MAX_EPOCHS, run.SAMPLES_PER_CLASS, _ = saved
+    return out, specs, rs
 
 
-def test_a_second_run_resumes_from_the_sink(records, monkeypatch):
-    recs, sink = records
-    monkeypatch.setattr(study, "run_model", lambda *a: pytest.fail("trained again"))
-    assert study.run_zoo(TINY, families={"tiny_mlp": TINY_FAMILY}, sink=sink, log=lambda line: None) == study.load_records(sink)
+# ------------------------------------------------------------------------------------------ the zoo's grid
 
 
-def test_solver_failure_falls_back_to_float64(monkeypatch):
-    def fragile(model, data, **kwargs):
-        if data[0].dtype == torch.float32:
-            raise torch.linalg.LinAlgError("eigh failed to converge")
-        return model, data
-
-    model, data = torch.nn.Linear(2, 2), (torch.rand(4, 2), torch.arange(4))
-    (copy, (x, y)), wide = study._in_float64(fragile, model, data)
-    assert wide and x.dtype == torch.float64 and copy is not model and torch.equal(y, data[1])
-    assert model.weight.dtype == torch.float32  # the caller's model is untouched
+def test_grid_covers_every_regime():
+    specs = regimes.grid(("digits_cnn",))
+    by = analysis.group_by(specs, lambda s: s.regime)
+    assert len(by["noise"]) == len(regimes.NOISE_LEVELS) * len(regimes.SEEDS)
+    assert {s.size for s in by["size"]} == set(regimes.SIZES) and all(s.p == 0 for s in by["size"])
+    assert {(s.regularizer, s.p) for s in by["regularized"]} == {(r, p) for r in regimes.REGULARIZERS for p in (0.0, 0.4)}
+    assert [(s.p, s.seed) for s in specs if s.checkpoints] == [(0.0, 0), (0.4, 0)]
+    assert len({s.key for s in specs}) == len(specs)
 
 
-def test_tables_cover_every_family_p_and_method(records):
-    recs, _ = records
-    summary = study.summarize(recs)
-    assert [(r["family"], r["p"], r["n"]) for r in summary["auc_table"]] == [("tiny_mlp", p, 1) for p in TINY.ps]
-    groups = {(r["group"], r["method"]) for r in summary["correlations"]}
-    assert groups == {(g, m) for g in ("tiny_mlp", "pooled") for m in study.CHECKS}
-    assert len(summary["per_class"]) == 3 and len(summary["layerwise"]) == 3
-    assert {r["score"] for r in summary["scores"]} == set(study.SCORE_CANDIDATES)
-    ranked = [r["pooled_spearman_test_error"] for r in summary["scores"]]
-    finite = [x for x in ranked if not math.isnan(x)]
-    assert finite == sorted(finite)  # best (most negative) first
-    report = study.format_report(summary)
-    assert "### AuC per family and p" in report and "tiny_mlp" in report
+def test_every_family_builds_a_model_for_its_data():
+    for name, fam in families.FAMILIES.items():
+        split = fam.data(0.0, 0)
+        with torch.no_grad():
+            assert fam.model(dropout=0.3)(split.x[:3]).shape == (3, 10), name
+    assert len(families.RELU_FAMILIES) >= 10 and len({families.FAMILIES[f].dataset for f in families.RELU_FAMILIES}) >= 3
 
 
-def test_written_files(records, tmp_path):
-    recs, _ = records
-    paths = study.write(tmp_path, recs, study.summarize(recs))
-    assert {p.name for p in paths} == {"records.json", "summary.json", "report.md", "models.csv"}
-    rows = list(csv.DictReader((tmp_path / "models.csv").open()))
-    assert len(rows) == 3 and float(rows[0]["nmf_auc"]) == pytest.approx(recs[0]["checks"]["nmf"]["auc"])
+def test_generated_data_is_fixed_and_labels_noisy_only_in_training():
+    a, b = datasets.shapes(0.4, 1), datasets.shapes(0.4, 1)
+    assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
+    clean = datasets.shapes(0.0, 1)
+    assert torch.equal(a.x, clean.x) and torch.equal(a.y_test, clean.y_test)  # the split does not depend on p or seed
+    assert 0.3 < a.noisy.float().mean() < 0.5 and not clean.noisy.any()
+    small = datasets.subset(clean, 7, seed=0)
+    assert torch.bincount(small.y).tolist() == [7] * 10
 
 
-def test_plots(records, tmp_path):
-    pytest.importorskip("matplotlib")
-    from pytest_memcheck import plots
+# --------------------------------------------------------------------------------------------- a tiny run
 
-    paths = plots.study_plots(records[0], tmp_path)
-    assert [p.name for p in paths] == ["curves.png", "layerwise.png", "auc_vs_error.png"]
-    assert all(p.stat().st_size > 1000 for p in paths)
+
+def test_runs_are_measured_with_every_candidate_and_their_weights(zoo):
+    out, specs, rs = zoo
+    tags = [r["epoch_tag"] for r in rs if r["run"] == specs[0].key]
+    assert tags[-2:] == ["final", "overtrained"] and all(t.startswith("e") for t in tags[:-2])
+    for r in rs:
+        assert set(r["checks"]) == {c.name for c in CANDIDATES}
+        assert (out / "weights" / r["weights"]).is_file()
+        assert 0 <= r["test_error"] <= 1 and r["samples_per_class"] == 10
+    assert records.load(out) == rs  # what is on disk is what was measured
+
+
+def test_a_second_run_resumes(zoo, monkeypatch):
+    out, specs, rs = zoo
+    monkeypatch.setattr(run, "run_spec", lambda *a, **k: pytest.fail("trained again"))
+    assert run.run(specs, out, log=lambda line: None) == rs
+
+
+def test_decoded_models_align_every_check_on_the_same_samples(zoo):
+    _, _, rs = zoo
+    m = Measured(rs[-1])
+    assert m.index.shape == (10, 10)
+    # the uncompressed outcome is the same sample by sample, whatever grouping a check used
+    base = m.base("nmf")
+    for c in CANDIDATES:
+        assert np.array_equal(m.base(c.name), base), c.name
+    assert m.correct("mixed_pca").shape == (10, 10)
+    assert m.correct("mixed_pca", (6,)).shape == (10, 10)
+
+
+def test_packed_arrays_round_trip():
+    rng = np.random.default_rng(0)
+    bits = rng.random((3, 7, 11)) > 0.5
+    assert np.array_equal(records.unpack_bits(records.pack_bits(bits)), bits)
+    ints = rng.integers(-5, 1000, size=(4, 9))
+    assert np.array_equal(records.unpack_ints(records.pack_ints(ints)), ints)
+
+
+# ------------------------------------------------------------------------------------------- calibration
+
+
+def _fake(family: str, p: float, seed: int, score: float, fit: float = 1.0, n: int = 40) -> Measured:
+    """A measured model whose mixed-batch check keeps ``score`` of its samples (deterministic pattern)."""
+    classes = 10
+    correct = (np.arange(classes * n).reshape(1, classes, n) % 100 < round(score * 100)).repeat(6, axis=0)
+    base = np.arange(classes * n).reshape(classes, n) % 100 < round(fit * 100)
+    index = np.arange(classes * n) + (0 if p == 0 else 10_000 * int(p * 100))
+    check = {"ks": [6, 8, 12, 16, 24, 32], "correct": records.pack_bits(correct), "base": records.pack_bits(base), "auc": score}
+    record = {
+        "run": f"{family}/p{p:g}/s{seed}", "family": family, "dataset": "d", "kind": "k", "activation": "relu",
+        "regime": "noise", "p": p, "seed": seed, "size": None, "regularizer": None, "epoch_tag": "final", "epoch": 10,
+        "train_accuracy": fit, "test_error": 0.05 + p * 0.8, "test_accuracy_per_class": {str(c): 0.9 for c in range(classes)},
+        "draws": {
+            "single": {"index": records.pack_ints(index), "noisy": records.pack_bits(np.zeros(classes * n, bool) | (p > 0))},
+            "multi": {"index": records.pack_ints(index), "noisy": records.pack_bits(np.zeros(classes * n, bool))},
+        },
+        "checks": {"nmf": check, "mixed_pca": {**check, "grouping": "single"}},
+    }
+    return Measured(record)
+
+
+def _fake_zoo(offsets=(0.0, 0.03, -0.03)) -> list[Measured]:
+    """Three families whose clean models keep 90% (+ offset) and memorizing ones 40-60%."""
+    ms = []
+    for f, off in zip(("a", "b", "c"), offsets):
+        for seed in (0, 1, 2):
+            for p, s in ((0.0, 0.9), (0.2, 0.7), (0.4, 0.55), (1.0, 0.4)):
+                ms.append(_fake(f, p, seed, s + off + 0.01 * seed))
+    return ms
+
+
+def test_floor_lies_between_clean_and_memorizing_models_in_the_middle_of_its_plateau():
+    ms = _fake_zoo()
+    f = calibrate.Formula((("mixed_pca", None),), "raw")
+    rows = calibrate.scored(f, ms)
+    floor = calibrate.choose_floor(rows)
+    clean = min(r.ci[0] for r in rows if r.model.p == 0)
+    memorizing = max(r.ci[1] for r in rows if r.model.p >= 0.4)
+    assert memorizing < floor < clean
+    assert floor == pytest.approx((memorizing + clean) / 2, abs=0.01)
+
+
+def test_held_out_judgement_uses_rules_chosen_without_the_family():
+    cal = calibrate.Calibration(_fake_zoo())
+    ho = calibrate.held_out(cal)
+    assert [f["family"] for f in ho["folds"]] == ["a", "b", "c"]
+    for fold in ho["folds"]:
+        assert fold["floor"]["clean_failed"] == 0 and fold["floor"]["memorizing_passed"] == 0
+        assert fold["regressions"]["retrain"]["fail"] == 0
+        assert fold["regressions"]["p=0.2"]["fail"] == 3  # 0.9 -> 0.7 on the same classes
+    assert ho["spearman"]["noise"] < -0.9
+
+
+def test_a_family_on_another_scale_shows_up_held_out():
+    # family "c" scores everything 0.35 lower: a floor chosen on a and b passes none of its clean models
+    ho = calibrate.held_out(calibrate.Calibration(_fake_zoo(offsets=(0.0, 0.02, -0.35))))
+    fold = next(f for f in ho["folds"] if f["family"] == "c")
+    assert fold["floor"]["clean_failed"] == 3
+
+
+def test_summary_and_report_from_tiny_records(zoo):
+    _, _, rs = zoo
+    summary = calibrate.summarize(decode(rs))
+    text = report.markdown(summary)
+    assert "### Acceptance figures" in text and "tiny_mlp" in text
+    json.dumps(summary)  # what `memcheck study` writes
 
 
 def test_rank_correlations_match_scipy():
     stats = pytest.importorskip("scipy.stats")
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, 5, 30).astype(float), rng.standard_normal(30)  # x has ties
-    assert study.spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0])
-    assert study.pearson(x, y) == pytest.approx(stats.pearsonr(x, y)[0])
-    assert math.isnan(study.pearson([1, 1, 1], [1, 2, 3]))
+    assert analysis.spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0])
+    assert analysis.pearson(x, y) == pytest.approx(stats.pearsonr(x, y)[0])
+    assert math.isnan(analysis.pearson([1, 1, 1], [1, 2, 3]))
 
 
-def test_command_line_settings():
+def test_command_line_choices():
     import argparse
 
+    from pytest_memcheck.study.cli import add_arguments
+
     parser = argparse.ArgumentParser()
-    study.add_arguments(parser)
-    assert study.config_from_args(parser.parse_args([])) == study.QUICK
-    full = study.config_from_args(parser.parse_args(["--full", "--seeds", "4", "--families", "digits_cnn"]))
-    assert full.seeds == (0, 1, 2, 3) and full.families == ("digits_cnn",) and full.ps == study.FULL.ps
+    add_arguments(parser)
+    quick = specs_from_args(parser.parse_args([]))
+    assert {s.family for s in quick} == set(QUICK_FAMILIES)
+    full = specs_from_args(parser.parse_args(["--full", "--families", "digits_cnn"]))
+    assert full == regimes.grid(("digits_cnn",))
 
 
 @pytest.mark.slow
-def test_quick_study_shows_the_trend_on_cnns():
-    config = study.StudyConfig(families=("digits_cnn",), ps=(0.0, 1.0), seeds=(0,), layerwise=False)
-    clean, noisy = study.run_zoo(config, log=lambda line: None)
+def test_quick_study_separates_clean_from_memorizing(tmp_path):
+    specs = [regimes.ModelSpec("digits_cnn", p, 0) for p in (0.0, 1.0)]
+    clean, noisy = run.run(specs, tmp_path, log=lambda line: None)
     assert clean["test_error"] < 0.1 < 0.8 < noisy["test_error"]
-    for method in ("nmf", "pca", "random", "multi"):
-        assert clean["checks"][method]["auc"] > noisy["checks"][method]["auc"] + 0.1
-
-
-def test_saturation_rule_on_an_mlp_like_and_a_cnn_like_curve():
-    from pytest_memcheck import stats
-
-    mlp_like = {1: 0.75, 2: 0.95, 4: 1.0, 8: 1.0}  # rank 1 dips, AuC 0.925: the check sees little
-    cnn_like = {1: 0.1, 2: 0.5, 4: 0.9, 8: 1.0}
-    assert stats.is_saturated(mlp_like, 1.0) and not stats.is_saturated(cnn_like, 1.0)
-
-
-def test_score_is_the_multi_class_checks_normalized_auc(tiny_data):
-    from pytest_memcheck.engine import check
-
-    torch.manual_seed(0)
-    model = zoo.mlp(inputs=64, width=16, depth=2, classes=4)
-    kwargs = {"samples_per_class": 6, "ks": (1, 2)}
-    multi = check(model, tiny_data, batches="multi", **kwargs)
-    assert multi.score == pytest.approx(multi.auc / multi.base_accuracy)
-    for method in ("nmf", "pca"):
-        assert check(model, tiny_data, method=method, score=True, **kwargs).score == pytest.approx(multi.score)
-    assert check(model, tiny_data, **kwargs).score is None  # not asked for: no second sweep
+    for name in ("nmf", "mixed_nmf", "mixed_pca"):
+        assert clean["checks"][name]["auc"] > noisy["checks"][name]["auc"] + 0.2

@@ -40,6 +40,20 @@ def cnn(dims: int, size: int, width: int = 16, act: Activation = nn.ReLU, dropou
     return nn.Sequential(*layers, nn.Flatten(), *_drop(dropout), nn.Linear(flat, 128), act(), *_drop(dropout), nn.Linear(128, 10))
 
 
+def deep_cnn(size: int, width: int = 16, act: Activation = nn.ReLU, dropout: float = 0.0) -> nn.Sequential:
+    """A VGG-like stack: three stages of two convs (width, 2x, 4x) with pooling between, then two linear layers."""
+    layers: list[nn.Module] = []
+    cin, side = 1, size
+    for stage, cout in enumerate((width, 2 * width, 4 * width)):
+        layers += [nn.Conv2d(cin, cout, 3, padding=1), act(), nn.Conv2d(cout, cout, 3, padding=1), act()]
+        if stage < 2:
+            layers.append(nn.MaxPool2d(2))
+            side //= 2
+        cin = cout
+    flat = cin * side * side
+    return nn.Sequential(*layers, nn.Flatten(), *_drop(dropout), nn.Linear(flat, 128), act(), *_drop(dropout), nn.Linear(128, 10))
+
+
 class Block(nn.Module):
     """A basic residual block: two convs with batch norm, a shortcut, an activation after the sum."""
 

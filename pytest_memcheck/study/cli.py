@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from . import calibrate, records, regimes, report, run
-from .families import FAMILIES, RELU_FAMILIES
+from .families import FAMILIES
 from .models import decode
 
 #: The slice for a few minutes: one CNN, one residual CNN and one MLP family.
@@ -51,6 +51,6 @@ def write_report(out: Path, plots: bool = True) -> int:
     if plots:
         from .plots import study_plots
 
-        for path in study_plots(ms, summary, out):
+        for path in study_plots(summary, out):
             print(f"wrote {path}")
     return 0

@@ -1,7 +1,7 @@
 """The zoo's model families: a data set, an architecture, and how to train them.
 
-Ten ReLU families over four data sets and four kinds of architecture (plain CNN,
-residual CNN, MLP, deeper MLP), and two GELU families for the question whether
+Twelve ReLU families over four data sets and six kinds of architecture (plain
+CNN, residual CNN, deeper VGG-like CNN, MLP, deeper MLP), and two GELU families for the question whether
 PCA (which needs no non-negativity) sees memorization in non-ReLU networks.
 Calibration leaves one family out at a time, so every family is a test case
 for rules chosen on the others.
@@ -73,6 +73,8 @@ def _families() -> dict[str, Family]:
         Family("shapes_resnet", "shapes", "resnet", lambda **k: arch.ResNet(2, **k), augment=_IMAGE_AUG),
         Family("tabular_mlp", "tabular", "mlp", lambda **k: arch.mlp(32, **k), augment=_TABLE_AUG),
         Family("tabular_deep_mlp", "tabular", "deep_mlp", lambda **k: arch.mlp(32, 256, 6, **k), augment=_TABLE_AUG),
+        Family("digits_deep_mlp", "digits", "deep_mlp", lambda **k: arch.mlp(64, 256, 6, **k), augment=_IMAGE_AUG),
+        Family("shapes_deep_cnn", "shapes", "deep_cnn", lambda **k: arch.deep_cnn(16, **k), augment=_IMAGE_AUG),
         Family("shapes_cnn_gelu", "shapes", "cnn", lambda **k: arch.cnn(2, 16, **k), "gelu", _IMAGE_AUG),
         Family("signals_mlp_gelu", "signals", "mlp", lambda **k: arch.mlp(64, **k), "gelu", _SIGNAL_AUG),
     ]
