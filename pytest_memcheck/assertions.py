@@ -10,7 +10,7 @@ from .baseline import BaselineStore, settings_mismatch
 from .engine import check
 from .errors import MemcheckError
 from .gate import FAIL, INCONCLUSIVE, PASS, Thresholds, Verdict, decide
-from .outcome import UPDATE_HINT, BaselineState, Outcome, evaluate
+from .outcome import UPDATE_HINT, BaselineState, Outcome, evaluate, missing_score
 from .result import CheckResult
 
 
@@ -42,19 +42,24 @@ def assert_not_memorizing(
     model: Any,
     data: Any,
     *,
-    min_auc: float,
+    min_score: float | None = None,
+    min_auc: float | None = None,
     allow_inconclusive: bool = False,
     name: str | None = None,
     **check_kwargs: Any,
 ) -> CheckResult:
-    """Check ``model`` and fail unless its AuC is above ``min_auc`` with confidence.
+    """Check ``model`` and fail unless it is above its floor with confidence.
 
-    An interval straddling the floor, or a saturated check, is inconclusive and
-    fails too unless ``allow_inconclusive``. ``check_kwargs`` go to :func:`check`.
-    Returns the result for further assertions.
+    With no floor given, the calibrated default floor on the score
+    (``Thresholds().min_score``); ``min_score`` or ``min_auc`` (a floor on the
+    paper's AuC) replace it. An interval straddling the floor, or a model the
+    check cannot judge (at chance, underfit, saturated AuC), is inconclusive
+    and fails too unless ``allow_inconclusive``. ``check_kwargs`` go to
+    :func:`check`. Returns the result for further assertions.
     """
     __tracebackhide__ = True
-    outcome = gated(model, data, name=name or type(model).__name__, thresholds=Thresholds(min_auc=min_auc), **check_kwargs)
+    floors = Thresholds.given(min_score=min_score, min_auc=min_auc).floors()  # no baseline: the floors alone
+    outcome = gated(model, data, name=name or type(model).__name__, thresholds=floors, **check_kwargs)
     return require(outcome, allow_inconclusive)
 
 
@@ -63,32 +68,37 @@ def assert_no_regression(
     data: Any,
     baseline: str | os.PathLike[str] | CheckResult,
     *,
-    max_drop: float = 0.05,
+    max_score_drop: float | None = None,
+    min_score: float | None = None,
+    max_drop: float | None = None,
     min_auc: float | None = None,
     update: bool = False,
     allow_inconclusive: bool = False,
     **check_kwargs: Any,
 ) -> CheckResult:
-    """Fail if ``model``'s AuC fell more than ``max_drop`` below a baseline.
+    """Fail if ``model`` fell below a baseline by more than the limit (or below a floor).
 
-    ``baseline`` is a stored baseline file (``tests/memcheck/model.json``) or a
-    result in hand. With a file, ``update=True`` records the result there instead
-    (atomically); a missing file fails with the hint to do so.
+    With no threshold given, the calibrated defaults: the score's floor and its
+    largest accepted fall (``Thresholds()``); ``max_drop`` / ``min_auc`` judge
+    the paper's AuC instead. ``baseline`` is a stored baseline file
+    (``tests/memcheck/model.json``) or a result in hand. With a file,
+    ``update=True`` records the result there instead (atomically); a missing
+    file fails with the hint to do so.
     """
     __tracebackhide__ = True
-    thresholds = Thresholds(min_auc=min_auc, max_drop=max_drop)
+    thresholds = Thresholds.given(max_score_drop=max_score_drop, min_score=min_score, max_drop=max_drop, min_auc=min_auc)
     if isinstance(baseline, CheckResult):
         if update:
             raise MemcheckError("update=True records a baseline file: pass its path (tests/memcheck/model.json), not a result")
         result = check(model, data, **check_kwargs)
-        problem = settings_mismatch(baseline, result)
+        problem = settings_mismatch(baseline, result) or missing_score(baseline, thresholds)
         if problem is not None:  # another grid, method or sample size measures another AuC
             verdict = Verdict(FAIL, [f"{problem}, so it is not compared; check both with the same settings"])
             state = BaselineState.MISMATCH
         else:
             verdict, state = decide(result, thresholds, baseline), BaselineState.COMPARED
         # a result in hand is not recorded anywhere: no update hint
-        outcome = Outcome("model", result, verdict, thresholds, state, None, baseline.auc, update_hint="")
+        outcome = Outcome("model", result, verdict, thresholds, state, None, baseline.auc, baseline.score, update_hint="")
     else:
         path = Path(baseline)
         store = BaselineStore(path.parent)

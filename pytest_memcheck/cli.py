@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .config import THRESHOLD_KEYS
+
 #: Exit statuses of ``memcheck check``: those of the gate, and one for input it could not use.
 PASSED, FAILED, USAGE = 0, 1, 2
 
@@ -46,7 +48,9 @@ def _add_check_arguments(cmd: argparse.ArgumentParser) -> None:
     how.add_argument("--seed", type=int)
     how.add_argument("--device", help="the device the model must be on (memcheck never moves it)")
     gate = cmd.add_argument_group("decision (default: the default thresholds of pytest_memcheck.Thresholds)")
-    gate.add_argument("--min-auc", type=float, metavar="X", help="absolute floor of the AuC")
+    gate.add_argument("--min-score", type=float, metavar="X", help="floor of the score")
+    gate.add_argument("--max-score-drop", type=float, metavar="X", help="largest accepted fall below --baseline's score")
+    gate.add_argument("--min-auc", type=float, metavar="X", help="floor of the paper's AuC (replaces the defaults)")
     gate.add_argument("--max-drop", type=float, metavar="X", help="largest accepted fall below --baseline's AuC")
     gate.add_argument("--baseline", type=Path, metavar="PATH", help="a recorded baseline, tests/memcheck/<name>.json")
     gate.add_argument("--inconclusive", choices=("fail", "warn"), help="exit status of an undecidable check (default: fail)")
@@ -69,11 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--noise", type=float, default=0.8, help="fraction of randomized labels (default 0.8)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    from . import study
+    from .study import cli as study
 
-    study_cmd = sub.add_parser("study", help="label-noise validation study: train a zoo, check, correlate, plot")
+    study_cmd = sub.add_parser("study", help="the validation study: train the zoo, calibrate the verdicts, report")
     study.add_arguments(study_cmd)
-    plot = sub.add_parser("plot", help="redo the report and PNGs of a study from its records")
+    plot = sub.add_parser("plot", help="recalibrate and redo a study's report and PNGs from its records")
     plot.add_argument("folder", type=Path, help="a study's --out folder")
     args = parser.parse_args(argv)
     if args.command == "check":
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "study":
         return study.main(args)
     elif args.command == "plot":
-        return study.report(study.load_records(args.folder), args.folder)
+        return study.write_report(args.folder)
     return 0
 
 
@@ -104,7 +108,7 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the options of ``memcheck check``, before anything is loaded."""
     if args.gate is not None:
         table_keys = [k for k in _SETTINGS if k not in _RUN_SETTINGS]
-        table_keys += ["min_auc", "max_drop", "baseline", "inconclusive", "architecture"]
+        table_keys += [*THRESHOLD_KEYS, "baseline", "inconclusive", "architecture"]
         given = [f"--{key.replace('_', '-')}" for key in table_keys if getattr(args, key) is not None]
         given += ["MODEL"] * (args.model is not None) + ["--trust-pickle"] * args.trust_pickle
         if given:
@@ -112,8 +116,9 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
                     f"leave out {', '.join(given)} (or check MODEL DATA without --gate)")
     elif args.model is None or args.data is None:
         return "give MODEL and DATA ('package.module:callable' or a weights file, and 'package.module:callable'), or --gate NAME"
-    if (args.max_drop is None) != (args.baseline is None) and args.gate is None:
-        return "--max-drop and --baseline go together: the fall is measured from the baseline's AuC"
+    drops = [f"--{k.replace('_', '-')}" for k in ("max_drop", "max_score_drop") if getattr(args, k) is not None]
+    if drops and args.baseline is None and args.gate is None:
+        return f"{' and '.join(drops)} need --baseline: the fall is measured from the baseline's result"
     if args.plot is not None:
         try:
             import matplotlib  # noqa: F401
@@ -147,8 +152,7 @@ def _decide(args: argparse.Namespace, root: Path) -> tuple[Any, str]:
     from .gate import Thresholds
     from .loading import load_data, load_model
 
-    given = {key: getattr(args, key) for key in ("min_auc", "max_drop") if getattr(args, key) is not None}
-    thresholds = Thresholds(**given)
+    thresholds = Thresholds.given(**{key: getattr(args, key) for key in THRESHOLD_KEYS})
     store, name = None, args.model
     if args.baseline is not None:
         store, name = BaselineStore(args.baseline.parent), args.baseline.stem

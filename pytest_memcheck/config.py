@@ -7,8 +7,7 @@
     [tool.memcheck.models.candidate]
     model = "mypkg.models:load_candidate"
     data = "mypkg.data:train_set"
-    min_auc = 0.6
-    max_drop = 0.05
+    # no threshold: the calibrated defaults (min_score, and max_score_drop against a baseline)
 
 Unknown keys are errors, with the nearest known key suggested, and so is a
 misspelled ``[tool.memchek]`` table (a typo must not silently disable a gate).
@@ -33,6 +32,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 INCONCLUSIVE_POLICIES = ("fail", "warn")
+#: ``Thresholds``' fields (:data:`pytest_memcheck.gate.KEYS`; named here so that reading the
+#: configuration imports no numerical code).
+THRESHOLD_KEYS = ("min_auc", "max_drop", "min_score", "max_score_drop")
 
 #: Keyword arguments of ``check`` that a model table may set.
 CHECK_KEYS = {
@@ -55,6 +57,8 @@ MODEL_KEYS = {
     "trust_pickle": (bool,),
     "min_auc": (float, int),
     "max_drop": (float, int),
+    "min_score": (float, int),
+    "max_score_drop": (float, int),
     "inconclusive": (str,),
     **CHECK_KEYS,
 }
@@ -72,10 +76,16 @@ class ModelConfig:
     data: str
     architecture: str | None = None
     trust_pickle: bool = False
-    min_auc: float | None = None
-    max_drop: float | None = None
+    #: The thresholds the table sets (none: the calibrated defaults).
+    limits: dict[str, float] = field(default_factory=dict)
     inconclusive: str = "fail"
     check: dict[str, Any] = field(default_factory=dict)
+
+    def thresholds(self) -> Any:
+        """The gate's :class:`~pytest_memcheck.gate.Thresholds`: those the table sets, else the calibrated defaults."""
+        from .gate import Thresholds
+
+        return Thresholds.given(**self.limits)
 
 
 @dataclass
@@ -173,9 +183,7 @@ def parse(table: dict[str, Any], rootdir: Path, path: Path | None = None) -> Mem
         missing = [k for k in ("model", "data") if k not in spec]
         if missing:
             raise ConfigError(f"{mwhere} needs {' and '.join(repr(m) for m in missing)}")
-        if "min_auc" not in spec and "max_drop" not in spec:
-            raise ConfigError(f"{mwhere} sets no threshold; add min_auc = 0.5 and/or max_drop = 0.05")
-        for key in ("min_auc", "max_drop"):
+        for key in THRESHOLD_KEYS:
             if key in spec and not 0 <= spec[key] <= 1:
                 raise ConfigError(f"{mwhere}.{key} must be between 0 and 1, got {spec[key]}")
         cfg.models[name] = ModelConfig(
@@ -184,8 +192,7 @@ def parse(table: dict[str, Any], rootdir: Path, path: Path | None = None) -> Mem
             data=spec["data"],
             architecture=spec.get("architecture"),
             trust_pickle=spec.get("trust_pickle", False),
-            min_auc=spec.get("min_auc"),
-            max_drop=spec.get("max_drop"),
+            limits={k: float(spec[k]) for k in THRESHOLD_KEYS if k in spec},
             inconclusive=_policy(spec.get("inconclusive", default_policy), mwhere),
             check={k: v for k, v in spec.items() if k in CHECK_KEYS},
         )

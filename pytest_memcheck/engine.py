@@ -237,9 +237,9 @@ def _summarize(
     labels: list[str],
     settings: dict[str, Any],
     started: float,
-    scored: list[np.ndarray] | None = None,
+    scored: list[tuple[tuple[float, ...], np.ndarray]] | None = None,
 ) -> CheckResult:
-    """The result of the sweeps in ``runs`` (one per draw) and the score's per-sample values ``scored``."""
+    """The result of the sweeps in ``runs`` (one per draw) and of the score's sweeps ``scored`` (ranks, outcome)."""
     correct = np.concatenate([c for _, c, _ in runs], axis=1)  # (K, groups, n)
     base = np.concatenate([b for _, _, b in runs], axis=0)  # (groups, n)
     y = np.concatenate([bt.y.numpy() for bt, _, _ in runs], axis=0)
@@ -252,10 +252,16 @@ def _summarize(
     ci = stats.bootstrap_ci(sample_auc, confidence=confidence, seed=seed)
     score = score_ci = None
     score_samples: list[list[float | None]] = []
+    score_curve: dict[float, float] = {}
+    score_groups: list[list[float]] = []
     if scored:
-        values = np.concatenate(scored, axis=0)
+        ranks = scored[0][0]
+        outcome = np.concatenate([c for _, c in scored], axis=1).astype(float)  # (K, classes x repeats, n)
+        values = outcome.mean(axis=0)
         score, score_ci = stats.mean(values), stats.bootstrap_ci(values, confidence=confidence, seed=seed)
         score_samples = [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in values]
+        score_curve = {float(k): float(outcome[i].mean()) for i, k in enumerate(ranks)}
+        score_groups = np.round(outcome.mean(axis=2).T, 6).tolist()
     total = time.perf_counter() - started
     settings = {**settings, "outputs": probe.outputs, "draw": _draw_fingerprint([bt for bt, _, _ in runs])}
     return CheckResult(
@@ -277,19 +283,25 @@ def _summarize(
         notes=list(dict.fromkeys(probe.notes)),
         ranks={k: v for k, v in probe.ranks.items() if k in labels},
         samples=np.round(sample_auc, 6).tolist(),
+        group_curves=np.round(correct.mean(axis=2).T, 6).tolist(),
         score_ci=score_ci,
         score_samples=score_samples,
+        score_curve=score_curve,
+        score_group_curves=score_groups,
     )
 
 
-def _score_sweep(probe: _Probe, single: Batches, labels: list[str], handles) -> np.ndarray:
-    """The score's per-sample values on the draw ``single``: its mixed batches compressed with :data:`score.METHOD`."""
+def _score_sweep(probe: _Probe, single: Batches, labels: list[str], handles) -> tuple[tuple[float, ...], np.ndarray]:
+    """The score's sweep on the draw ``single``: its mixed batches compressed with :data:`score.METHOD`.
+
+    Returns the ranks and the outcome ``(K, classes, n)`` in the single-class layout.
+    """
     mixed = score_mod.mix(single)
     compressor = Compressor(score_mod.METHOD, iterations=probe.compressor.iterations, seed=probe.compressor.seed)
     sp = _Probe(probe.model, probe.device, probe.logits, compressor, mixed.ranks())
     sites, _ = sp.prepare(mixed.batches, handles)
     selected = [s for s in sites if s.label in labels]
-    return score_mod.per_sample(mixed, sp.sweep(mixed.batches, selected, handles))
+    return sp.grid, score_mod.in_single_order(mixed, sp.sweep(mixed.batches, selected, handles))
 
 
 def _draw_fingerprint(draws: list[Batches]) -> str:

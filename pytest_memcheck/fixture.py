@@ -52,18 +52,29 @@ class MemcheckFixture:
         return outcome
 
     def assert_not_memorizing(
-        self, model: Any, data: Any, *, min_auc: float, name: str | None = None, allow_inconclusive: bool = False, **kwargs: Any
+        self,
+        model: Any,
+        data: Any,
+        *,
+        min_score: float | None = None,
+        min_auc: float | None = None,
+        name: str | None = None,
+        allow_inconclusive: bool = False,
+        **kwargs: Any,
     ):
-        """Fail unless the AuC is above ``min_auc`` with confidence; returns the result.
+        """Fail unless the model is above its floor with confidence; returns the result.
 
-        ``kwargs`` go to :func:`pytest_memcheck.check`; ``allow_inconclusive`` lets an
-        interval straddling the floor (or a saturated check) pass.
+        The floor is the calibrated default on the score unless ``min_score`` or
+        ``min_auc`` (the paper's AuC) is given. ``kwargs`` go to
+        :func:`pytest_memcheck.check`; ``allow_inconclusive`` lets an interval
+        straddling the floor (or a model the check cannot judge) pass.
         """
         __tracebackhide__ = True
         from .assertions import require
         from .gate import Thresholds
 
-        outcome = self._gate(model, data, name or self.default_name(), Thresholds(min_auc=min_auc), None, kwargs)
+        floors = Thresholds.given(min_score=min_score, min_auc=min_auc).floors()
+        outcome = self._gate(model, data, name or self.default_name(), floors, None, kwargs)
         return require(outcome, allow_inconclusive)
 
     def assert_no_regression(
@@ -72,20 +83,23 @@ class MemcheckFixture:
         data: Any,
         *,
         name: str | None = None,
-        max_drop: float = 0.05,
+        max_score_drop: float | None = None,
+        min_score: float | None = None,
+        max_drop: float | None = None,
         min_auc: float | None = None,
         allow_inconclusive: bool = False,
         **kwargs: Any,
     ):
         """Compare with the stored baseline ``<baseline_dir>/<name>.json`` (written by ``--memcheck-update``).
 
-        With ``min_auc`` the same single check is also held to that floor, so one
-        call gates both; returns the result.
+        With no threshold given, the calibrated defaults hold the score to its
+        floor and to the baseline's score; ``max_drop`` / ``min_auc`` judge the
+        paper's AuC instead. One check gates both floor and baseline; returns the result.
         """
         __tracebackhide__ = True
         from .assertions import require
         from .gate import Thresholds
 
-        thresholds = Thresholds(min_auc=min_auc, max_drop=max_drop)
+        thresholds = Thresholds.given(max_score_drop=max_score_drop, min_score=min_score, max_drop=max_drop, min_auc=min_auc)
         outcome = self._gate(model, data, name or self.default_name(), thresholds, self._state.store, kwargs)
         return require(outcome, allow_inconclusive)

@@ -31,11 +31,30 @@ from .stats import difference_ci
 
 
 class Status(str, Enum):
-    """A verdict. The values are what reports and JSON files hold."""
+    """What a gate came to, in increasing severity (the worst one is a run's headline).
+
+    :func:`decide` gives the first three; ``ERROR`` is a gate that could not run
+    (its model, data or baseline could not be loaded, or the check refused its
+    input). The values are what reports and JSON files hold.
+    """
 
     PASS = "pass"
-    FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
+    FAIL = "fail"
+    ERROR = "error"
+
+    @property
+    def label(self) -> str:
+        return self.value.upper()
+
+    @property
+    def severity(self) -> int:
+        return list(Status).index(self)
+
+    def counted(self, n: int) -> str:
+        """How a count of gates with this status reads: "2 passed", "1 error", "2 errors"."""
+        word = {"pass": "passed", "fail": "failed"}.get(self.value, self.value)
+        return f"{n} {word}{'s' if self == Status.ERROR and n != 1 else ''}"
 
     def __str__(self) -> str:
         return self.value
@@ -54,8 +73,8 @@ class Guard(str, Enum):
 
 
 PASS, FAIL, INCONCLUSIVE = Status.PASS, Status.FAIL, Status.INCONCLUSIVE
-_SEVERITY = {PASS: 0, INCONCLUSIVE: 1, FAIL: 2}
-_KEYS = ("min_auc", "max_drop", "min_score", "max_score_drop")
+#: The thresholds' names, as keyword arguments, configuration keys and JSON fields.
+KEYS = ("min_auc", "max_drop", "min_score", "max_score_drop")
 
 
 @dataclass(frozen=True)
@@ -74,7 +93,7 @@ class Thresholds:
     max_score_drop: float | None = None
 
     def __post_init__(self) -> None:
-        for name in _KEYS:
+        for name in KEYS:
             value = getattr(self, name)
             if value is None:
                 continue
@@ -83,9 +102,14 @@ class Thresholds:
             if not 0 <= value <= 1:  # NaN too
                 raise MemcheckError(f"{name} must be between 0 and 1, got {value}")
             object.__setattr__(self, name, float(value))
-        if all(getattr(self, name) is None for name in _KEYS):
+        if all(getattr(self, name) is None for name in KEYS):
             object.__setattr__(self, "min_score", calibrated.MIN_SCORE)
             object.__setattr__(self, "max_score_drop", calibrated.MAX_SCORE_DROP)
+
+    @classmethod
+    def given(cls, **values: float | None) -> "Thresholds":
+        """The thresholds that are not None; the calibrated defaults when none is."""
+        return cls(**{k: v for k, v in values.items() if v is not None})
 
     @property
     def is_default(self) -> bool:
@@ -95,15 +119,13 @@ class Thresholds:
     def uses_baseline(self) -> bool:
         return self.max_drop is not None or self.max_score_drop is not None
 
-    def floors_only(self) -> "Thresholds":
-        """The same floors without the regression limits (what is left without a usable baseline)."""
-        if self.min_auc is None and self.min_score is None:
-            raise MemcheckError("these thresholds have no floor")
-        return Thresholds(min_auc=self.min_auc, min_score=self.min_score)
-
     @property
     def has_floor(self) -> bool:
         return self.min_auc is not None or self.min_score is not None
+
+    def floors(self) -> "Thresholds | None":
+        """The floors alone (what decides where no baseline is compared); None without a floor."""
+        return Thresholds(min_auc=self.min_auc, min_score=self.min_score) if self.has_floor else None
 
 
 @dataclass
@@ -116,6 +138,10 @@ class Verdict:
     threshold: float | None = None
     guard: Guard | None = None  # why the check could not judge the model, when it could not
     detectable: float | None = None  # the smallest shortfall or drop the nearest check could have detected
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)  # also from the plain strings of a JSON report
+        self.guard = None if self.guard is None else Guard(self.guard)
 
     @property
     def passed(self) -> bool:
@@ -284,7 +310,7 @@ def decide(result: CheckResult, thresholds: Thresholds | None = None, baseline: 
     if not checks:
         return Verdict(INCONCLUSIVE, ["no threshold applies: max_drop and max_score_drop need a recorded baseline"])
 
-    status = max((c.status for c in checks), key=_SEVERITY.__getitem__)
+    status = max((c.status for c in checks), key=lambda s: s.severity)
     reasons = [c.reason for c in checks]
     nearest = min(checks, key=lambda c: c.margin)
     verdict = Verdict(status, reasons, margin=nearest.margin, threshold=nearest.threshold, detectable=nearest.detectable)

@@ -81,8 +81,7 @@ class ConfiguredGates:
         return {"seed": self.seed, "device": self.device, **self.spec(name).check}
 
     def thresholds(self, name: str) -> Thresholds:
-        spec = self.spec(name)
-        return Thresholds(min_auc=spec.min_auc, max_drop=spec.max_drop)
+        return self.spec(name).thresholds()
 
     def batches(self, name: str, repeat: int = 0) -> Batches:
         """The class-sorted batches the gate's check draws (its ``repeat``-th draw when ``repeats`` > 1).

@@ -44,13 +44,12 @@ class MemcheckItem(pytest.Item):
 
     def runtest(self) -> None:
         from .engine import check
-        from .gate import Thresholds
         from .loading import load_data, load_model
         from .outcome import Stage, Status, evaluate
 
         state: MemcheckSession = self.config.stash[SESSION_KEY]
         root, spec, store = self.config.rootpath, self.spec, state.store
-        thresholds = Thresholds(spec.min_auc, spec.max_drop)
+        thresholds = spec.thresholds()
         with stage(self, spec.name, Stage.MODEL, thresholds):
             model = load_model(spec.model, root, architecture=spec.architecture, trust_pickle=spec.trust_pickle)
         with stage(self, spec.name, Stage.DATA, thresholds):

@@ -22,42 +22,16 @@ from typing import Any
 
 from .baseline import BaselineStore, fingerprint, modules
 from .escape import log_text
-from .gate import FAIL, INCONCLUSIVE, PASS, Thresholds, Verdict, decide
+from .gate import FAIL, PASS, Guard, Status, Thresholds, Verdict, decide
 from .result import CheckResult
 
 UPDATE_HINT = "pytest --memcheck --memcheck-update"
 
 
-class Status(str, Enum):
-    """What a gate came to, in increasing severity: the worst one is a run's headline."""
-
-    PASS = PASS
-    INCONCLUSIVE = INCONCLUSIVE
-    FAIL = FAIL
-    #: The gate could not run: its model, data or baseline could not be loaded, or the check refused its input.
-    ERROR = "error"
-
-    @property
-    def label(self) -> str:
-        return self.value.upper()
-
-    @property
-    def severity(self) -> int:
-        return list(Status).index(self)
-
-    def counted(self, n: int) -> str:
-        """How a count of gates with this status reads: "2 passed", "1 error", "2 errors"."""
-        word = {"pass": "passed", "fail": "failed"}.get(self.value, self.value)
-        return f"{n} {word}{'s' if self == Status.ERROR and n != 1 else ''}"
-
-    def __str__(self) -> str:
-        return self.value
-
-
 class BaselineState(str, Enum):
     """What happened to the gate's baseline file."""
 
-    NOT_USED = "not used"  # no max_drop: no baseline is read
+    NOT_USED = "not used"  # no max_drop / max_score_drop: no baseline is read
     MISSING = "missing"  # none recorded yet
     COMPARED = "compared"
     MISMATCH = "mismatch"  # recorded for another architecture or other settings: not compared
@@ -109,6 +83,7 @@ class Outcome:
     baseline_state: BaselineState = BaselineState.NOT_USED
     baseline_path: str | None = None
     baseline_auc: float | None = None
+    baseline_score: float | None = None
     #: How to record a baseline where this outcome comes from (the plain helpers take ``update=True``; "" for none).
     update_hint: str = UPDATE_HINT
     failure: Failure | None = None
@@ -139,7 +114,11 @@ class Outcome:
             "status": self.status.value,
             "reasons": self.reasons,
             **dataclasses.asdict(self.thresholds),
-            "baseline": {"state": self.baseline_state.value, "path": self.baseline_path, "auc": self.baseline_auc},
+            "guard": None if self.verdict is None or self.verdict.guard is None else self.verdict.guard.value,
+            "baseline": {
+                "state": self.baseline_state.value, "path": self.baseline_path, "auc": self.baseline_auc,
+                "score": self.baseline_score,
+            },
             "result": None if self.result is None else self.result.to_dict(),
             "error": None if self.failure is None else {**dataclasses.asdict(self.failure), "stage": self.failure.stage.value},
             "update_hint": self.update_hint,
@@ -159,19 +138,33 @@ class Outcome:
             baseline_state=BaselineState(base["state"]),
             baseline_path=base["path"],
             baseline_auc=base["auc"],
+            baseline_score=base.get("score"),
             update_hint=d.get("update_hint", UPDATE_HINT),
             failure=failure,
         )
 
     @property
     def below_floor(self) -> bool:
-        """The whole interval is below ``min_auc``: no baseline can make this model acceptable."""
-        return self.result is not None and self.thresholds.min_auc is not None and self.result.auc_ci[1] < self.thresholds.min_auc
+        """A whole interval is below its floor: no baseline can make this model acceptable."""
+        r, t = self.result, self.thresholds
+        if r is None or (self.verdict is not None and self.verdict.guard is not None):
+            return False
+        auc = t.min_auc is not None and r.auc_ci[1] < t.min_auc
+        score = t.min_score is not None and r.score_ci is not None and r.score_ci[1] < t.min_score
+        return auc or score
 
     @property
     def headline(self) -> str:
         if self.failure is not None:
             return self.failure.stage.headline
+        guard = None if self.verdict is None else self.verdict.guard
+        if guard is not None:
+            return {
+                Guard.CHANCE: "is at chance",
+                Guard.UNDERFIT: "is underfit: not judged",
+                Guard.SATURATED: "cannot be judged by its AuC",
+                Guard.UNDECIDABLE: "had too few samples to decide",
+            }[guard]
         if self.status == Status.INCONCLUSIVE:
             return "could not be judged"
         if self.status != Status.FAIL:
@@ -189,6 +182,8 @@ class Outcome:
         r = self.result
         if r is not None:
             classes = r.settings.get("classes") or list(r.per_class)
+            if r.score is not None and r.score_ci is not None:
+                lines.append(f"  score {r.score:.3f} ({r.score_ci[0]:.3f}-{r.score_ci[1]:.3f}); AuC {r.auc:.3f} ({r.auc_ci[0]:.3f}-{r.auc_ci[1]:.3f})")
             lines.append(
                 f"  {r.method} over k={', '.join(f'{k:g}' for k in r.curve)}; layers {', '.join(r.layers)}; "
                 f"{len(classes)} classes x {r.settings.get('samples_per_class')} samples; seed {r.settings.get('seed')}; "
@@ -197,12 +192,14 @@ class Outcome:
             lines.append("  per-class AuC: " + "  ".join(f"{c}: {v:.2f}" for c, v in sorted(r.per_class.items())))
             lines += [f"  note: {note}" for note in r.notes]
         if self.baseline_path:
-            recorded = f" (AuC {self.baseline_auc:.3f})" if self.baseline_auc is not None else ""
+            values = [f"score {self.baseline_score:.3f}"] if self.baseline_score is not None else []
+            values += [f"AuC {self.baseline_auc:.3f}"] if self.baseline_auc is not None else []
+            recorded = f" ({', '.join(values)})" if values else ""
             lines.append(f"  baseline [{self.baseline_state.value}]: {self.baseline_path}{recorded}")
         # recording helps only where a baseline is used, and --memcheck-update refuses a model below its floor
         if (
             self.status in (Status.FAIL, Status.INCONCLUSIVE)
-            and self.thresholds.max_drop is not None
+            and self.thresholds.uses_baseline
             and self.baseline_state in (BaselineState.MISSING, BaselineState.MISMATCH, BaselineState.COMPARED)
             and not self.below_floor
             and self.update_hint
@@ -211,16 +208,34 @@ class Outcome:
         return log_text("\n".join(lines))
 
 
-def _floors(thresholds: Thresholds) -> Thresholds:
-    """The absolute limits alone: what decides where no baseline is compared."""
-    return dataclasses.replace(thresholds, max_drop=None)
+def _floor_verdict(result: CheckResult, thresholds: Thresholds, otherwise: Status) -> Verdict:
+    """The floors' verdict where no baseline is compared (``otherwise`` when there is no floor)."""
+    floors = thresholds.floors()
+    return decide(result, floors) if floors is not None else Verdict(otherwise, [])
 
 
 def _failed_without_baseline(result: CheckResult, thresholds: Thresholds, reason: str, first: bool) -> Verdict:
-    """A fail that still reports the floor (a real comparison), with ``reason`` first or last."""
-    floor = decide(result, _floors(thresholds)) if thresholds.min_auc is not None else Verdict(FAIL, [])
+    """A fail that still reports the floors (a real comparison), with ``reason`` first or last."""
+    floor = _floor_verdict(result, thresholds, FAIL)
     reasons = [reason, *floor.reasons] if first else [*floor.reasons, reason]
     return dataclasses.replace(floor, status=FAIL, reasons=reasons)
+
+
+def missing_score(recorded: CheckResult, thresholds: Thresholds, version: str = "0.1") -> str | None:
+    """Why a recorded result cannot be compared on the score, or None."""
+    if thresholds.max_score_drop is None or (recorded.score is not None and recorded.score_samples):
+        return None
+    return (
+        f"the baseline was measured by pytest-memcheck {version} without the score that max_score_drop compares "
+        "(the default since 0.2); re-record it"
+    )
+
+
+def _uncomparable(baseline: Any, result: CheckResult, thresholds: Thresholds, model: Any) -> str | None:
+    """Why ``result`` cannot be compared with ``baseline`` under ``thresholds``, or None."""
+    return baseline.mismatch(result, fingerprint(model), modules(model)) or missing_score(
+        baseline.result, thresholds, baseline.tool_version
+    )
 
 
 def evaluate(
@@ -239,15 +254,16 @@ def evaluate(
     raises :class:`~pytest_memcheck.errors.BaselineError` (nothing is written).
     """
 
-    def outcome(verdict: Verdict, state: BaselineState = BaselineState.NOT_USED, auc: float | None = None) -> Outcome:
+    def outcome(verdict: Verdict, state: BaselineState = BaselineState.NOT_USED, recorded: CheckResult | None = None) -> Outcome:
         path = None if state == BaselineState.NOT_USED else str(store.path(name))  # type: ignore[union-attr]
-        return Outcome(name, result, verdict, thresholds, state, path, auc, update_hint)
+        auc, score = (None, None) if recorded is None else (recorded.auc, recorded.score)
+        return Outcome(name, result, verdict, thresholds, state, path, auc, score, update_hint)
 
     if store is None:
         return outcome(decide(result, thresholds))
     path = store.path(name)
     if update:
-        verdict = decide(result, _floors(thresholds)) if thresholds.min_auc is not None else Verdict(PASS, [])
+        verdict = _floor_verdict(result, thresholds, PASS)
         existed = os.path.lexists(path)
         if verdict.status == FAIL:
             reason = f"the baseline {path} was NOT updated: the model fails its floor" + (
@@ -257,10 +273,11 @@ def evaluate(
             return outcome(kept, BaselineState.KEPT if existed else BaselineState.MISSING)
         store.save(name, result, fingerprint(model), modules(model))
         state = BaselineState.REPLACED if existed else BaselineState.RECORDED
-        done = f"baseline {state.value}: {path} (AuC {result.auc:.3f})"
-        return outcome(dataclasses.replace(verdict, reasons=[*verdict.reasons, done]), state, result.auc)
+        value = f"score {result.score:.3f}" if result.score is not None else f"AuC {result.auc:.3f}"
+        done = f"baseline {state.value}: {path} ({value})"
+        return outcome(dataclasses.replace(verdict, reasons=[*verdict.reasons, done]), state, result)
 
-    if thresholds.max_drop is None:
+    if not thresholds.uses_baseline:
         # only a floor: a baseline plays no part, so a stale or broken file must not decide the gate
         return outcome(decide(result, thresholds))
 
@@ -268,8 +285,8 @@ def evaluate(
     if baseline is None:
         reason = f"no baseline recorded yet at {path}; record one with {update_hint}"
         return outcome(_failed_without_baseline(result, thresholds, reason, first=False), BaselineState.MISSING)
-    problem = baseline.mismatch(result, fingerprint(model), modules(model))
+    problem = _uncomparable(baseline, result, thresholds, model)
     if problem is not None:
         verdict = _failed_without_baseline(result, thresholds, f"{problem}, so it is not compared", first=True)
-        return outcome(verdict, BaselineState.MISMATCH, baseline.result.auc)
-    return outcome(decide(result, thresholds, baseline.result), BaselineState.COMPARED, baseline.result.auc)
+        return outcome(verdict, BaselineState.MISMATCH, baseline.result)
+    return outcome(decide(result, thresholds, baseline.result), BaselineState.COMPARED, baseline.result)

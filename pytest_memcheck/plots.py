@@ -1,4 +1,6 @@
-"""PNG plots of gated models, of the validation study and of early stopping (matplotlib: the ``plot`` extra).
+"""PNG plots of gated models and of early stopping (matplotlib: the ``plot`` extra).
+
+The validation study draws its own figures (:mod:`pytest_memcheck.study.plots`) with the helpers here.
 
 matplotlib is imported inside the functions, so that the package works without
 it; asking for a plot without it raises an ImportError that says what to install.
@@ -28,99 +30,6 @@ def _pyplot():
     return plt
 
 
-def _p_colors(ps: Sequence[float]) -> dict[float, Any]:
-    """One colour per noise level, dark (clean) to light (random labels)."""
-    plt = _pyplot()
-    cmap = plt.get_cmap("viridis")
-    return {p: cmap(i / max(len(ps) - 1, 1)) for i, p in enumerate(ps)}
-
-
-def _by(records: list[Record], key: str) -> dict[Any, list[Record]]:
-    out: dict[Any, list[Record]] = {}
-    for r in records:
-        out.setdefault(r[key], []).append(r)
-    return dict(sorted(out.items()))
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    _pyplot().close(fig)
-    return path
-
-
-def curves(records: list[Record], path: Path, checks: Sequence[str] = ("nmf", "pca", "random", "multi")) -> Path:
-    """k-vs-accuracy curves (mean over seeds) per p: a row per family, a column per check (paper fig. 3)."""
-    plt = _pyplot()
-    families = _by(records, "family")
-    colors = _p_colors(sorted({r["p"] for r in records}))
-    fig, axes = plt.subplots(len(families), len(checks), figsize=(2.6 * len(checks), 2.2 * len(families)), squeeze=False)
-    for row, (family, rs) in zip(axes, families.items()):
-        for ax, name in zip(row, checks):
-            for p, group in _by(rs, "p").items():
-                ks = list(group[0]["checks"][name]["curve"])
-                acc = np.mean([[g["checks"][name]["curve"][k] for k in ks] for g in group], axis=0)
-                ax.plot([float(k) for k in ks], acc, marker=".", color=colors[p], label=f"p={p:g}")
-            ax.set_xscale("log")
-            ax.set_ylim(0, 1.02)
-            ax.set_title(f"{family}: {name}", fontsize=8)
-            ax.tick_params(labelsize=7)
-    axes[0][0].legend(fontsize=6)
-    for ax in axes[-1]:
-        ax.set_xlabel("k (random: kept fraction)", fontsize=7)
-    return _save(fig, path)
-
-
-def layer_aucs(records: list[Record], path: Path) -> Path:
-    """NMF AuC of each ReLU layer compressed alone, mean over seeds, a line per p (paper fig. 2c)."""
-    plt = _pyplot()
-    families = {f: [r for r in rs if "layerwise" in r] for f, rs in _by(records, "family").items()}
-    families = {f: rs for f, rs in families.items() if rs}
-    colors = _p_colors(sorted({r["p"] for r in records}))
-    fig, axes = plt.subplots(1, len(families), figsize=(3 * len(families), 2.6), squeeze=False)
-    for ax, (family, rs) in zip(axes[0], families.items()):
-        for p, group in _by(rs, "p").items():
-            layers = list(group[0]["layerwise"])
-            ax.plot(range(len(layers)), np.mean([[g["layerwise"][k] for k in layers] for g in group], axis=0),
-                    marker="o", color=colors[p], label=f"p={p:g}")
-            ax.set_xticks(range(len(layers)), layers, fontsize=7)
-        ax.set_ylim(0, 1.02)
-        ax.set_title(family, fontsize=8)
-        ax.set_xlabel("ReLU module (input -> output)", fontsize=7)
-        ax.tick_params(labelsize=7)
-    axes[0][0].set_ylabel("NMF AuC, layer alone", fontsize=7)
-    axes[0][0].legend(fontsize=6)
-    return _save(fig, path)
-
-
-def scatter(records: list[Record], path: Path, values: dict[str, Any]) -> Path:
-    """Each of ``values`` (name -> record -> number) against test error, coloured by family (paper fig. 5)."""
-    plt = _pyplot()
-    families = _by(records, "family")
-    fig, axes = plt.subplots(1, len(values), figsize=(2.6 * len(values), 2.5), squeeze=False)
-    for ax, (name, fn) in zip(axes[0], values.items()):
-        for family, rs in families.items():
-            ax.scatter([r["test_error"] for r in rs], [fn(r) for r in rs], s=10, label=family)
-        ax.set_title(name, fontsize=8)
-        ax.set_xlabel("test error", fontsize=7)
-        ax.tick_params(labelsize=7)
-    axes[0][0].legend(fontsize=6)
-    return _save(fig, path)
-
-
-def study_plots(records: list[Record], out: Path) -> list[Path]:
-    """All study figures into ``out``: curves.png, layerwise.png, auc_vs_error.png."""
-    from .study import CHECKS, SCORE_CANDIDATES, SHIPPED
-
-    values = {m: (lambda r, m=m: r["checks"][m]["auc"]) for m in CHECKS}
-    values[f"score ({SHIPPED})"] = SCORE_CANDIDATES[SHIPPED]
-    return [
-        curves(records, out / "curves.png"),
-        layer_aucs(records, out / "layerwise.png"),
-        scatter(records, out / "auc_vs_error.png", values),
-    ]
-
-
 def early_stopping(history: list[Record], test_error: Sequence[float], path: Path, stopped: int | None, best_test: int) -> Path:
     """Monitor AuC (raw and smoothed) and test error per epoch, with the stop and the test-error minimum (paper fig. 6)."""
     plt = _pyplot()
@@ -142,59 +51,69 @@ def early_stopping(history: list[Record], test_error: Sequence[float], path: Pat
     return _save(fig, path)
 
 
-def _interval(result: Record, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each k's accuracy interval: Wilson's score interval on the effective number of samples.
+def band(group_curves: Sequence[Sequence[float]], samples_per_group: int, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each k's accuracy interval, stratified like the gate's own interval (classes fixed, samples drawn).
 
-    A result keeps each sample's accuracy averaged over the k grid, not per k, so
-    a per-k bootstrap cannot be redone from it. Samples of one class batch are
-    not independent, so their count is discounted by the design effect that the
-    AuC's own two-level bootstrap interval shows next to an independent-samples
-    interval of the same per-sample values: the band is as honest about classes
-    as the gate's interval is.
+    ``group_curves[g][k]`` is group ``g``'s accuracy at k over ``samples_per_group``
+    samples; the mean's variance is the sum of the groups' binomial variances.
     """
-    samples = np.asarray(result["samples"], dtype=float)
-    z = NormalDist().inv_cdf(0.5 + float(result["settings"].get("confidence", 0.95)) / 2)
-    n = samples.size
-    independent = z * samples.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0
-    lo, hi = result["auc_ci"]
-    design_effect = max(1.0, ((hi - lo) / 2 / independent) ** 2) if independent > 0 else 1.0
-    n_eff = n / design_effect
-    centre = (accuracy + z**2 / (2 * n_eff)) / (1 + z**2 / n_eff)
-    half = z * np.sqrt(accuracy * (1 - accuracy) / n_eff + z**2 / (4 * n_eff**2)) / (1 + z**2 / n_eff)
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    acc = np.asarray(group_curves, dtype=float)  # (groups, K)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    mean = acc.mean(axis=0)
+    half = z * np.sqrt((acc * (1 - acc)).sum(axis=0) / max(samples_per_group, 1)) / acc.shape[0]
+    return np.clip(mean - half, 0, 1), np.clip(mean + half, 0, 1)
 
 
-def gate_curve(outcome: Record, path: Path, baseline: Record | None = None) -> Path:
-    """One gate's k-vs-accuracy curve with its interval band, the baseline's curve and the floor.
-
-    ``outcome`` is an outcome's dictionary (``Outcome.to_dict()``, as in the JSON
-    report) and ``baseline`` a result's (``CheckResult.to_dict()``).
-    """
-    plt = _pyplot()
-    result = outcome["result"]
-    ks = np.array([float(k) for k in result["curve"]])
-    accuracy = np.array([float(v) for v in result["curve"].values()])
-    level = 100 * float(result["settings"].get("confidence", 0.95))
-    fig, ax = plt.subplots(figsize=(6.4, 4))
-    ax.fill_between(ks, *_interval(result, accuracy), color="tab:blue", alpha=0.2, label=f"{level:g}% interval")
-    ax.plot(ks, accuracy, marker="o", color="tab:blue", label=f"this model (AuC {result['auc']:.3f})")
-    if baseline is not None:
-        ax.plot([float(k) for k in baseline["curve"]], list(baseline["curve"].values()), marker=".", ls="--",
-                color="tab:gray", label=f"baseline (AuC {baseline['auc']:.3f})")
-    ax.axhline(result["base_accuracy"], color="black", ls=":", lw=1, label="uncompressed accuracy")
-    if outcome.get("min_auc") is not None:
-        ax.axhline(outcome["min_auc"], color="tab:red", ls="-.", lw=1, label="min_auc (floor of the mean over k)")
+def _panel(ax, curve: Record, groups: Sequence[Sequence[float]], per_group: int, confidence: float, label: str,
+           baseline: Record | None, floor: float | None, floor_label: str) -> None:
+    ks = np.array([float(k) for k in curve])
+    accuracy = np.array([float(v) for v in curve.values()])
+    if groups:
+        ax.fill_between(ks, *band(groups, per_group, confidence), color="tab:blue", alpha=0.2, label=f"{100 * confidence:g}% interval")
+    ax.plot(ks, accuracy, marker="o", color="tab:blue", label=label)
+    if baseline:
+        ax.plot([float(k) for k in baseline], list(baseline.values()), marker=".", ls="--", color="tab:gray", label="baseline")
+    if floor is not None:
+        ax.axhline(floor, color="tab:red", ls="-.", lw=1, label=floor_label)
     ax.set_xscale("log")
     ax.set_xticks(ks, [f"{k:g}" for k in ks])
     ax.minorticks_off()
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("kept fraction of units" if result["method"] == "random" else "rank k", fontsize=9)
-    ax.set_ylabel("accuracy on the check's batches", fontsize=9)
-    lo, hi = result["auc_ci"]
-    ax.set_title(f"{outcome['name']}: {outcome['status'].upper()}, {result['method']} AuC {result['auc']:.3f} "
-                 f"({lo:.3f}-{hi:.3f})", fontsize=9)
     ax.tick_params(labelsize=8)
     ax.legend(fontsize=7, loc="lower right")
+
+
+def gate_curve(outcome: Record, path: Path, baseline: Record | None = None) -> Path:
+    """One gate's curves: the paper's single-class check and, when measured, the score's mixed batches.
+
+    Each panel has its interval band (per k, stratified like the gate's
+    interval), the baseline's curve and the floor that applies to the mean over
+    k. ``outcome`` is an outcome's dictionary (``Outcome.to_dict()``, as in the
+    JSON report) and ``baseline`` a result's (``CheckResult.to_dict()``).
+    """
+    plt = _pyplot()
+    result = outcome["result"]
+    confidence = float(result["settings"].get("confidence", 0.95))
+    per_group = int(result["settings"].get("samples_per_class") or 1)
+    panels = 2 if result.get("score_curve") else 1
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels + 1, 3.8), squeeze=False)
+    lo, hi = result["auc_ci"]
+    left = axes[0][0]
+    _panel(left, result["curve"], result.get("group_curves") or [], per_group, confidence,
+           f"AuC {result['auc']:.3f} ({lo:.3f}-{hi:.3f})", (baseline or {}).get("curve"), outcome.get("min_auc"), "min_auc")
+    left.axhline(result["base_accuracy"], color="black", ls=":", lw=1)
+    left.set_xlabel("kept fraction of units" if result["method"] == "random" else "rank k", fontsize=9)
+    left.set_ylabel("accuracy on the check's batches", fontsize=9)
+    left.set_title(f"single-class batches ({result['method']})", fontsize=9)
+    if panels == 2:
+        right = axes[0][1]
+        slo, shi = result["score_ci"]
+        _panel(right, result["score_curve"], result.get("score_group_curves") or [], per_group, confidence,
+               f"score {result['score']:.3f} ({slo:.3f}-{shi:.3f})", (baseline or {}).get("score_curve"),
+               outcome.get("min_score"), "min_score")
+        right.set_xlabel("rank k (mixed batches)", fontsize=9)
+        right.set_title("mixed batches (the score)", fontsize=9)
+    fig.suptitle(f"{outcome['name']}: {outcome['status'].upper()}", fontsize=10)
     return _save(fig, path)
 
 

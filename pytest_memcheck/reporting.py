@@ -35,20 +35,36 @@ STYLE = {Status.PASS: "green", Status.INCONCLUSIVE: "yellow", Status.FAIL: "bold
 # ------------------------------------------------------------------------------------------------- columns
 
 
-def _auc(o: Outcome) -> str:
-    if o.result is None:
+def _on_score(o: Outcome) -> bool:
+    """Whether the gate judged the score (the defaults) rather than the paper's AuC."""
+    t = o.thresholds
+    return t.min_score is not None or t.max_score_drop is not None
+
+
+def _value(o: Outcome) -> str:
+    """The number the gate judged, with its interval: the score, or the AuC for explicit AuC thresholds."""
+    r = o.result
+    if r is None:
         return "-"
-    lo, hi = o.result.auc_ci
-    return f"{o.result.auc:.3f} ({lo:.2f}-{hi:.2f})"
+    if _on_score(o) and r.score is not None and r.score_ci is not None:
+        (lo, hi), word, value = r.score_ci, "score", r.score
+    else:
+        (lo, hi), word, value = r.auc_ci, "AuC", r.auc
+    return f"{word} {value:.3f} ({lo:.2f}-{hi:.2f})"
 
 
 def _limit(o: Outcome) -> str:
-    """The limits that were applied: the floor, and the baseline's only when it was compared."""
+    """The limits that were applied: the floors, and the baseline's only when it was compared."""
     t, parts = o.thresholds, []
-    if o.result is not None and t.min_auc is not None:
-        parts.append(f">= {t.min_auc:.3f}")
-    if o.baseline_state == BaselineState.COMPARED and t.max_drop is not None and o.baseline_auc is not None:
-        parts.append(f">= {o.baseline_auc - t.max_drop:.3f} (baseline {o.baseline_auc:.3f})")
+    if o.result is None or (o.verdict is not None and o.verdict.guard is not None and o.verdict.guard.value != "saturated"):
+        return "-"  # a guard stopped the gate before any threshold applied
+    for floor in (t.min_score, t.min_auc):
+        if floor is not None:
+            parts.append(f">= {floor:.3f}")
+    if o.baseline_state == BaselineState.COMPARED:
+        for drop, recorded in ((t.max_score_drop, o.baseline_score), (t.max_drop, o.baseline_auc)):
+            if drop is not None and recorded is not None:
+                parts.append(f">= {recorded - drop:.3f} (baseline {recorded:.3f})")
     return "; ".join(parts) or "-"
 
 
@@ -83,7 +99,7 @@ class Column:
 
 #: After the gate's name and status, in this order (the step summary has the same columns).
 COLUMNS = (
-    Column("AuC (95% CI)", _auc, "right", "AuC"),
+    Column("judged (95% CI)", _value, "right"),
     Column("limit", _limit, compact="limit"),
     Column("margin", _margin, "right", "margin"),
     Column("baseline", _baseline, compact="baseline"),
@@ -154,8 +170,9 @@ def terminal_table(outcomes: Sequence[Outcome], width: int, color: bool) -> str:
             console.print(line, no_wrap=True, overflow="ignore", crop=False)
     written = [o for o in outcomes if o.baseline_state in (BaselineState.RECORDED, BaselineState.REPLACED)]
     for o in written:
+        value = f"score {o.baseline_score:.3f}" if o.baseline_score is not None else f"AuC {o.baseline_auc:.3f}"
         console.print(
-            Text(f"  baseline {o.baseline_state.value}: {log_line(_shown_path(o.baseline_path or ''))} (AuC {o.baseline_auc:.3f})"),
+            Text(f"  baseline {o.baseline_state.value}: {log_line(_shown_path(o.baseline_path or ''))} ({value})"),
             no_wrap=True, overflow="ignore", crop=False,
         )
     return buf.getvalue()
@@ -277,6 +294,8 @@ def step_summary(outcomes: Sequence[Outcome], error: str | None = None, plots: P
         r = o.result
         if r is not None:
             per_class = ", ".join(f"{c}: {v:.2f}" for c, v in r.per_class.items())
+            if r.score is not None and r.score_ci is not None:
+                lines.append(f"- score {r.score:.3f} ({r.score_ci[0]:.3f}-{r.score_ci[1]:.3f}); {r.method} AuC {r.auc:.3f}")
             lines += [
                 f"- method {markdown(r.method)}, layers {markdown(', '.join(r.layers))}, seed {markdown(r.settings.get('seed'))}",
                 f"- uncompressed accuracy {r.base_accuracy:.3f}; per-class AuC {per_class}",

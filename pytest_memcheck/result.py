@@ -47,9 +47,14 @@ class CheckResult:
     #: Each sample's accuracy averaged over the k grid, ``[group][sample]``: what the
     #: interval is bootstrapped from, and what a baseline comparison pairs up.
     samples: list[list[float]] = field(default_factory=list)
+    #: Each group's accuracy at each k, ``[group][k]``: the curve's band (per k, stratified like the interval).
+    group_curves: list[list[float]] = field(default_factory=list)
     score_ci: tuple[float, float] | None = None
     #: The score's per-sample values, ``[class][sample]`` (None: a sample left out).
     score_samples: list[list[float | None]] = field(default_factory=list)
+    #: Accuracy at each rank of the score's mixed batches, and per class ``[class][rank]``.
+    score_curve: dict[float, float] = field(default_factory=dict)
+    score_group_curves: list[list[float]] = field(default_factory=list)
 
     @property
     def checked_samples(self) -> int:
@@ -66,6 +71,7 @@ class CheckResult:
         d["auc_ci"] = list(self.auc_ci)
         d["score_ci"] = None if self.score_ci is None else list(self.score_ci)
         d["curve"] = {_key(k): v for k, v in self.curve.items()}
+        d["score_curve"] = {_key(k): v for k, v in self.score_curve.items()}
         d["per_class"] = {str(c): v for c, v in self.per_class.items()}
         return d
 
@@ -307,8 +313,11 @@ FIELDS: dict[str, Validator] = {
     "notes": _list_of(_text),
     "ranks": _mapping(str, "strings", _list_of(_whole(0))),
     "samples": _table(_unit),
+    "group_curves": _table(_unit),
     "score_ci": _optional(_interval(0, 1)),
     "score_samples": _table(_optional(_unit)),
+    "score_curve": _mapping(_finite_key, "positive numbers", _unit),
+    "score_group_curves": _table(_unit),
 }
 
 #: Schemas this version reads. A schema-1 result (pytest-memcheck 0.1) loads without a score:

@@ -84,17 +84,14 @@ def mix(single: Batches) -> Mixed:
     flat = torch.stack(padded)
     x = single.x[flat.flatten().to(single.x.device)]
     y = single.y.flatten()[flat.flatten()].reshape(flat.shape)
-    return Mixed(Batches(x=x, y=y, classes=single.classes, mode="mixed"), flat.flatten(), width, (classes, n))
+    index = single.index.flatten()[flat.flatten()].reshape(flat.shape)
+    return Mixed(Batches(x=x, y=y, classes=single.classes, mode="mixed", index=index), flat.flatten(), width, (classes, n))
 
 
 #: The compression the score applies to mixed batches (the calibrated choice).
 METHOD = "pca"
 
 
-def per_sample(mixed: Mixed, correct: np.ndarray) -> np.ndarray:
-    """Each drawn sample's accuracy over the score's ranks, ``(classes, n)`` in single-class order.
-
-    ``correct`` is the sweep's ``(K, batches, batch size)`` outcome on ``mixed.batches``.
-    """
-    acc = torch.from_numpy(np.asarray(correct, dtype=np.float64).mean(axis=0)).flatten()
-    return mixed.to_single(acc).numpy()
+def in_single_order(mixed: Mixed, correct: np.ndarray) -> np.ndarray:
+    """The sweep's outcome on ``mixed.batches``, ``(K, batches, batch size)``, as ``(K, classes, n)`` in single-class order."""
+    return np.stack([mixed.to_single(torch.from_numpy(np.asarray(c)).flatten()).numpy() for c in correct])
