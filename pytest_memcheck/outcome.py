@@ -208,6 +208,12 @@ class Outcome:
         return log_text("\n".join(lines))
 
 
+def judged(result: CheckResult, thresholds: Thresholds) -> str:
+    """The number the thresholds judge, as a reason words it: "score 0.912" or "AuC 0.801"."""
+    on_score = thresholds.min_score is not None or thresholds.max_score_drop is not None
+    return f"score {result.score:.3f}" if on_score and result.score is not None else f"AuC {result.auc:.3f}"
+
+
 def _floor_verdict(result: CheckResult, thresholds: Thresholds, otherwise: Status) -> Verdict:
     """The floors' verdict where no baseline is compared (``otherwise`` when there is no floor)."""
     floors = thresholds.floors()
@@ -265,16 +271,20 @@ def evaluate(
     if update:
         verdict = _floor_verdict(result, thresholds, PASS)
         existed = os.path.lexists(path)
-        if verdict.status == FAIL:
-            reason = f"the baseline {path} was NOT updated: the model fails its floor" + (
+        refused = (
+            "the model fails its floor" if verdict.status == FAIL
+            else f"the check cannot judge the model ({verdict.guard.value})" if verdict.guard in (Guard.CHANCE, Guard.UNDERFIT)
+            else None
+        )
+        if refused is not None:
+            reason = f"the baseline {path} was NOT {'updated' if existed else 'recorded'}: {refused}" + (
                 "; the recorded baseline is kept as it was" if existed else ""
             )
             kept = dataclasses.replace(verdict, reasons=[*verdict.reasons, reason])
             return outcome(kept, BaselineState.KEPT if existed else BaselineState.MISSING)
         store.save(name, result, fingerprint(model), modules(model))
         state = BaselineState.REPLACED if existed else BaselineState.RECORDED
-        value = f"score {result.score:.3f}" if result.score is not None else f"AuC {result.auc:.3f}"
-        done = f"baseline {state.value}: {path} ({value})"
+        done = f"baseline {state.value}: {path} ({judged(result, thresholds)})"
         return outcome(dataclasses.replace(verdict, reasons=[*verdict.reasons, done]), state, result)
 
     if not thresholds.uses_baseline:

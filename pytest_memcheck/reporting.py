@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 from .baseline import atomic_write, read_json
 from .errors import BaselineError, MemcheckError
 from .escape import log_line, markdown, workflow_data, workflow_property
-from .outcome import BaselineState, Outcome, Status
+from .outcome import BaselineState, Outcome, Status, judged
 
 REPORT_FORMAT = "pytest-memcheck-report"
 #: Bumped when the layout of the JSON report changes.
@@ -35,22 +35,14 @@ STYLE = {Status.PASS: "green", Status.INCONCLUSIVE: "yellow", Status.FAIL: "bold
 # ------------------------------------------------------------------------------------------------- columns
 
 
-def _on_score(o: Outcome) -> bool:
-    """Whether the gate judged the score (the defaults) rather than the paper's AuC."""
-    t = o.thresholds
-    return t.min_score is not None or t.max_score_drop is not None
-
-
 def _value(o: Outcome) -> str:
     """The number the gate judged, with its interval: the score, or the AuC for explicit AuC thresholds."""
     r = o.result
     if r is None:
         return "-"
-    if _on_score(o) and r.score is not None and r.score_ci is not None:
-        (lo, hi), word, value = r.score_ci, "score", r.score
-    else:
-        (lo, hi), word, value = r.auc_ci, "AuC", r.auc
-    return f"{word} {value:.3f} ({lo:.2f}-{hi:.2f})"
+    word = judged(r, o.thresholds)
+    lo, hi = r.score_ci if word.startswith("score") and r.score_ci is not None else r.auc_ci
+    return f"{word} ({lo:.2f}-{hi:.2f})"
 
 
 def _limit(o: Outcome) -> str:
@@ -170,9 +162,8 @@ def terminal_table(outcomes: Sequence[Outcome], width: int, color: bool) -> str:
             console.print(line, no_wrap=True, overflow="ignore", crop=False)
     written = [o for o in outcomes if o.baseline_state in (BaselineState.RECORDED, BaselineState.REPLACED)]
     for o in written:
-        value = f"score {o.baseline_score:.3f}" if o.baseline_score is not None else f"AuC {o.baseline_auc:.3f}"
         console.print(
-            Text(f"  baseline {o.baseline_state.value}: {log_line(_shown_path(o.baseline_path or ''))} ({value})"),
+            Text(f"  baseline {o.baseline_state.value}: {log_line(_shown_path(o.baseline_path or ''))} ({judged(o.result, o.thresholds)})"),
             no_wrap=True, overflow="ignore", crop=False,
         )
     return buf.getvalue()

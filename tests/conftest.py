@@ -83,6 +83,12 @@ def within():
     return _run_within
 
 
+@pytest.fixture(scope="session")
+def memorizing_mlp() -> tuple[torch.nn.Module, zoo.Split]:
+    """A digits MLP fitted to fully random labels: its single-class AuC stays near 1 (saturated)."""
+    return zoo.trained("digits_mlp", 1.0, seed=0)
+
+
 @pytest.fixture
 def tiny_data() -> tuple[torch.Tensor, torch.Tensor]:
     """Random inputs for untrained models: 4 classes x 12 samples of 1x8x8."""

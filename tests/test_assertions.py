@@ -42,24 +42,36 @@ def digits_data() -> tuple[torch.Tensor, torch.Tensor]:
 # ----------------------------------------------------------------------------- tiny models, no training
 
 
-def test_failure_names_auc_floor_and_per_class_scores(constant_model, digits_data):
+def test_failure_names_auc_floor_and_per_class_scores(memorizing_cnn):
+    model, split = memorizing_cnn
     with pytest.raises(AssertionError) as exc:
-        mc.assert_not_memorizing(constant_model, digits_data, min_auc=0.5, **TINY)
+        mc.assert_not_memorizing(model, split.train, min_auc=0.5, **FAST)
     message = str(exc.value)
     assert message.startswith("memcheck: 'Sequential' looks memorizing (fail)")
-    assert "AuC 0.100" in message and "is below the floor min_auc 0.500" in message
-    assert "per-class AuC: 0: 1.00  1: 0.00" in message
-    assert "10 classes x 5 samples" in message and "nmf over k=1, 2" in message
+    assert "is below the floor min_auc 0.500" in message and "per-class AuC: 0: 0." in message
+    assert "10 classes x 20 samples" in message and "nmf over k=1, 2, 4, 8" in message
     assert "--memcheck-update" not in message  # no baseline involved: no baseline hint
 
 
-def test_saturated_model_is_inconclusive_unless_allowed(constant_model, digits_data):
-    with pytest.raises(AssertionError, match=r"could not be judged \(inconclusive\)") as exc:
-        mc.assert_not_memorizing(constant_model, digits_data, min_auc=0.0, name="const", **TINY)
-    assert "'const'" in str(exc.value) and "saturated" in str(exc.value)
-    result = mc.assert_not_memorizing(constant_model, digits_data, min_auc=0.0, allow_inconclusive=True, **TINY)
-    assert isinstance(result, mc.CheckResult) and result.saturated
-    assert result.settings["samples_per_class"] == 5 and result.ks == [1.0, 2.0]
+def test_model_at_chance_is_inconclusive_and_says_what_was_measured(constant_model, digits_data):
+    # issue 13: a model at chance was called "saturated"; issue 12: never failed as memorizing
+    with pytest.raises(AssertionError, match=r"is at chance \(inconclusive\)") as exc:
+        mc.assert_not_memorizing(constant_model, digits_data, name="const", **TINY)
+    assert "predicts 10.0% of the 50 checked training samples right" in str(exc.value)
+    result = mc.assert_not_memorizing(constant_model, digits_data, allow_inconclusive=True, **TINY)
+    assert isinstance(result, mc.CheckResult) and result.settings["samples_per_class"] == 5
+
+
+def test_saturated_auc_is_inconclusive_unless_allowed(memorizing_mlp):
+    # the single-class AuC of an MLP stays at its base accuracy whatever it memorized; the score sees it
+    model, split = memorizing_mlp
+    with pytest.raises(AssertionError, match=r"cannot be judged by its AuC \(inconclusive\)") as exc:
+        mc.assert_not_memorizing(model, split.train, min_auc=0.5, name="mlp", **FAST)
+    assert "saturated: the single-class AuC" in str(exc.value)
+    result = mc.assert_not_memorizing(model, split.train, min_auc=0.5, allow_inconclusive=True, **FAST)
+    assert result.saturated and result.auc > 0.9
+    with pytest.raises(AssertionError, match="looks memorizing"):
+        mc.assert_not_memorizing(model, split.train, **FAST)  # the default floor on the score
 
 
 def test_bad_input_is_a_memcheck_error_not_an_assertion(constant_model, digits_data):
@@ -82,15 +94,19 @@ def test_update_needs_a_file_not_a_result(constant_model, digits_data):
         mc.assert_no_regression(constant_model, digits_data, base, update=True, **TINY)
 
 
-def test_result_in_hand_with_other_settings_is_not_compared(constant_model, digits_data):
-    base = check(constant_model, digits_data, samples_per_class=5, ks=(1, 2, 4))
+def test_result_in_hand_with_other_settings_is_not_compared(clean_cnn):
+    model, split = clean_cnn
+    base = check(model, split.train, samples_per_class=5, ks=(1, 2, 4))
     with pytest.raises(AssertionError, match=r"other settings \(ks: baseline \[1, 2, 4\], now \[1, 2\]\)") as exc:
-        mc.assert_no_regression(constant_model, digits_data, base, allow_inconclusive=True, **TINY)
+        mc.assert_no_regression(model, split.train, base, allow_inconclusive=True, **TINY)
     assert "cannot be compared with its baseline" in str(exc.value)
     assert "record it as the baseline" not in str(exc.value)
 
 
-def test_tiny_baseline_file_lifecycle(constant_model, digits_data, tmp_path):
+def test_tiny_baseline_file_lifecycle(clean_cnn, tmp_path):
+    model, split = clean_cnn
+    digits_data = split.train
+    constant_model = model
     path = tmp_path / "memcheck" / "const.json"
     with pytest.raises(AssertionError) as exc:
         mc.assert_no_regression(constant_model, digits_data, path, **TINY)
@@ -103,10 +119,18 @@ def test_tiny_baseline_file_lifecycle(constant_model, digits_data, tmp_path):
     stored = json.loads(path.read_text())
     assert stored["name"] == "const" and stored["result"]["auc"] == recorded.auc
 
+
     before = path.read_bytes()
     again = mc.assert_no_regression(constant_model, digits_data, path, allow_inconclusive=True, **TINY)
     assert again.auc == recorded.auc
     assert path.read_bytes() == before  # comparing never rewrites
+
+
+def test_a_model_the_check_cannot_judge_is_not_recorded(constant_model, digits_data, tmp_path):
+    path = tmp_path / "memcheck" / "const.json"
+    with pytest.raises(AssertionError, match="is at chance") as exc:
+        mc.assert_no_regression(constant_model, digits_data, path, update=True, **TINY)
+    assert "NOT recorded" in str(exc.value) and not path.exists()
 
 
 # -------------------------------------------------------------------------------- the session's CNNs
@@ -150,7 +174,7 @@ def test_cnn_baseline_lifecycle(clean_cnn, memorizing_cnn, tmp_path):
         mc.assert_no_regression(noisy, noisy_split.train, path, max_drop=0.1, **FAST)
     message = str(exc.value)
     assert "looks memorizing (fail)" in message and "is beyond max_drop 0.100" in message
-    assert f"baseline [compared]: {path} (AuC {accepted.auc:.3f})" in message
+    assert f"baseline [compared]: {path} (score {accepted.score:.3f}, AuC {accepted.auc:.3f})" in message
     assert "update=True" in message
     assert path.read_bytes() == recorded  # a failing candidate never touches the baseline
 

@@ -225,7 +225,7 @@ def test_other_schema_version_is_a_clear_error(tmp_path):
     with pytest.raises(BaselineError) as exc:
         store.load("model")
     message = str(exc.value)
-    assert f"schema {SCHEMA_VERSION + 1}" in message and "9.9.9" in message and f"reads schema {SCHEMA_VERSION}" in message
+    assert f"schema {SCHEMA_VERSION + 1}" in message and "9.9.9" in message and f"reads schemas 1, {SCHEMA_VERSION}" in message
     _assert_names_file_and_fix(exc, path)
 
 

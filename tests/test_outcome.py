@@ -122,7 +122,7 @@ def test_update_replaces_an_older_baseline(model, store):
 def test_update_refuses_a_model_below_its_floor(model, store):
     out = evaluate("m", model, result(0.3), Thresholds(min_auc=0.5, max_drop=0.05), store, update=True)
     assert out.status == FAIL and out.baseline_state == "missing"
-    assert any("was NOT updated: the model fails its floor" in r for r in out.verdict.reasons)
+    assert any("was NOT recorded: the model fails its floor" in r for r in out.verdict.reasons)
     assert files(store) == []
     assert UPDATE_HINT not in out.explain()  # recording it again would be refused again
 
@@ -219,7 +219,7 @@ def test_explain_has_everything_to_act_on(model, store):
     assert "AuC 0.550" in text and "95% CI 0.500-0.600" in text  # the score and its uncertainty
     assert "min_auc 0.400" in text and "max_drop 0.050" in text  # the thresholds
     assert "per-class AuC: 0: 0.61  1: 0.79" in text
-    assert f"baseline [compared]: {store.path('m')} (AuC 0.700)" in text
+    assert f"baseline [compared]: {store.path('m')} (score 0.700, AuC 0.700)" in text
     assert "nmf over k=1, 2, 4" in text and "2 classes x 4 samples; seed 0" in text
     assert UPDATE_HINT in text
 
@@ -239,7 +239,7 @@ def test_to_dict_is_json_ready(model, store):
     store.save("m", result(0.7), fingerprint(model))
     d = evaluate("m", model, result(0.7), Thresholds(min_auc=0.5, max_drop=0.05), store).to_dict()
     back = json.loads(json.dumps(d))
-    assert back["status"] == PASS and back["baseline"] == {"state": "compared", "path": str(store.path("m")), "auc": 0.7}
+    assert back["status"] == PASS and back["baseline"] == {"state": "compared", "path": str(store.path("m")), "auc": 0.7, "score": 0.7}
     assert back["min_auc"] == 0.5 and back["max_drop"] == 0.05 and back["result"]["auc"] == 0.7
 
 

@@ -116,10 +116,10 @@ def test_80_columns_fit_and_names_are_never_broken():
 
 def test_wide_terminals_get_a_table_with_the_same_cells():
     text = reporting.terminal_table([passing(), failing()], 200, False)
-    header = next(line for line in text.splitlines() if "AuC (95% CI)" in line)
+    header = next(line for line in text.splitlines() if "judged (95% CI)" in line)
     for column in ("gate", "status", "limit", "margin", "baseline", "time", "note"):
         assert column in header
-    assert re.search(r"memorizing\s+│ FAIL\s+│ 0.130 \(0.08-0.18\)", text)
+    assert re.search(r"memorizing\s+│ FAIL\s+│ AuC 0.130 \(0.08-0.18\)", text)
 
 
 def test_mismatch_row_shows_no_threshold_or_margin_that_pretends_a_comparison():
@@ -127,7 +127,7 @@ def test_mismatch_row_shows_no_threshold_or_margin_that_pretends_a_comparison():
     row = [line for line in reporting.terminal_table([mismatched()], 80, False).splitlines() if "widened" in line][0]
     assert "baseline mismatch" in reporting.terminal_table([mismatched()], 80, False)
     assert ">=" not in row and "margin" not in row
-    assert "| 0.700 (0.65-0.75) | - | - | mismatch |" in reporting.step_summary([mismatched()])
+    assert "| AuC 0.700 (0.65-0.75) | - | - | mismatch |" in reporting.step_summary([mismatched()])
 
 
 def test_update_runs_say_which_file_was_recorded_or_replaced():

@@ -74,7 +74,7 @@ def _json_with(**changes) -> str:
         (_json_with(settings={"ks": [1, "2"]}), "field 'settings.ks[1]' must be a positive finite number"),
         (_json_with(settings={"x": [[[[[[1]]]]]]}), "must be nested at most 4 deep"),
         (_json_with(method="x" * 20_000), "field 'method' must be a string of at most 10000 characters"),
-        (_json_with(schema=99), "field 'schema' is 99; this version reads schema 1"),
+        (_json_with(schema=99), "field 'schema' is 99; this version reads schemas 1, 2"),
         (_json_with().replace('"auc": 0.7', '"auc": NaN'), "NaN is not a finite number"),
         (_json_with().replace('"score": 0.71', '"score": Infinity'), "Infinity is not a finite number"),
         (_json_with().replace('"seed": 0', '"seed": ' + "9" * 5000), "is corrupt (Exceeds the limit"),
