@@ -187,6 +187,7 @@ def draw(
     seed: int,
     classes: Sequence[int] | None = None,
     mode: str = "single",
+    keys: Sequence[str] | None = None,
 ) -> Batches:
     """Draw ``samples_per_class`` samples of each class with ``seed``.
 
