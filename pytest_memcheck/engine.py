@@ -445,13 +445,29 @@ class _Probe:
         ranks = [effective_rank(method, k, m, q) for k in grid]
         if own and site.label not in self.ranks:
             self.ranks[site.label] = ranks
-            clipped = [k for k, r in zip(grid, ranks) if method != "random" and r < k]
-            if clipped:
-                self.notes.append(
-                    f"k={', '.join(f'{k:g}' for k in clipped)} exceed{'s' if len(clipped) == 1 else ''} "
-                    f"the rank limit min(m, q) = {min(m, q)} of layer {site.label!r} ({m} x {q}); clipped to it"
-                )
+            self.notes.extend(_clipping(method, grid, ranks, site.label, m, q))
         return ranks
+
+
+def _clipping(method: str, grid: Sequence[float], ranks: list[int], label: str, m: int, q: int) -> list[str]:
+    """Notes on grid values that a layer cannot take as they are: ranks above its limit, unit counts out of range."""
+    ks = lambda values: ", ".join(f"{k:g}" for k in values)  # noqa: E731
+    if method != "random":
+        clipped = [k for k, r in zip(grid, ranks) if r < k]
+        if not clipped:
+            return []
+        return [f"k={ks(clipped)} exceed{'s' if len(clipped) == 1 else ''} the rank limit min(m, q) = {min(m, q)} "
+                f"of layer {label!r} ({m} x {q}); clipped to it"]
+    notes = []
+    raised = [k for k in grid if k <= 1 and round(k * q) < 1]
+    if raised:
+        notes.append(f"k={ks(raised)} keep{'s' if len(raised) == 1 else ''} less than one of the {q} units of "
+                     f"layer {label!r}; raised to one unit")
+    clipped = [k for k in grid if k > q]
+    if clipped:
+        notes.append(f"k={ks(clipped)} exceed{'s' if len(clipped) == 1 else ''} the {q} units of layer {label!r}; "
+                     "clipped to all of them")
+    return notes
 
 
 class _PathChanged(Exception):
