@@ -42,6 +42,7 @@ CHECK_KEYS = {
     "iterations": (int,),
     "repeats": (int,),
     "confidence": (float,),
+    "keys": (list,),
 }
 MODEL_KEYS = {
     "model": (str,),
