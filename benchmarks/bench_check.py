@@ -129,9 +129,9 @@ def architecture_rows(names: list[str], repeats: int, per_class: int) -> None:
         fwd = min(forwards)
         total, traced, r = min(checks, key=lambda c: c[0])
         t = r.timings
-        other = total - t["prefix"] - t["forward"] - t["solver"]
+        other = total - t.get("prefix", 0.0) - t["forward"] - t["solver"]
         print(f"{name:20s} {method:6s} {fwd:9.3f} {total:8.3f} {total / fwd:6.2f} | {traced / fwd:6.2f} "
-              f"{(t['prefix'] - traced) / fwd:7.2f} {t['forward'] / fwd:6.2f} {t['solver'] / fwd:6.2f} "
+              f"{(t.get('prefix', 0.0) - traced) / fwd:7.2f} {t['forward'] / fwd:6.2f} {t['solver'] / fwd:6.2f} "
               f"{other / fwd:6.2f} | {', '.join(r.layers)}", flush=True)
     print("(trace ... other: the check's time split, in plain forwards)")
 

@@ -37,6 +37,9 @@ class Batches:
     y: torch.Tensor  # (groups, n) long
     classes: list[int]
     mode: str
+    #: ``mode="single"``: the ``(groups, n)`` positions in ``x`` that ``mode="multi"`` with the same seed puts in
+    #: each mixed batch (same samples, same batches): a sweep's ``order`` for a multi-class regrouping
+    mixed: torch.Tensor | None = None
 
     @property
     def groups(self) -> int:
@@ -325,6 +328,8 @@ def draw(
     """
     if mode not in BATCH_MODES:
         raise DataError(f"batches={mode!r} is not known; use 'single' or 'multi'")
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, (bool, np.bool_)) or not 0 <= seed < 2**63:
+        raise DataError(f"seed must be a whole number from 0 to 2**63 - 1 (torch.Generator's range), got {seed!r}")
     if (
         not isinstance(samples_per_class, numbers.Integral)
         or isinstance(samples_per_class, (bool, np.bool_))
@@ -344,7 +349,7 @@ def draw(
     if missing:
         raise DataError(f"class(es) {missing} have no samples in the data; present classes: {present}")
 
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(int(seed))
     picked = []
     for c in chosen:
         idx = (labels == c).nonzero().flatten()
@@ -355,8 +360,9 @@ def draw(
             )
         picked.append(idx[torch.randperm(idx.numel(), generator=g)[:samples_per_class]])
     index = torch.stack(picked)  # (groups, n)
+    mix = torch.randperm(index.numel(), generator=g).reshape(index.shape)
     if mode == "multi":
-        index = index.flatten()[torch.randperm(index.numel(), generator=g)].reshape(index.shape)
+        index = index.flatten()[mix]
     x, given = source.fetch(index.flatten())
     if x.device.type == "meta":
         raise DataError("the inputs are on the meta device and hold no values; pass materialized tensors")
@@ -365,7 +371,7 @@ def draw(
     _agree(labels, index.flatten(), given)
     if x.is_floating_point() and not torch.isfinite(x).all():
         raise DataError("the drawn inputs contain NaN or inf values; clean the data before the check")
-    return Batches(x=x, y=labels[index], classes=chosen, mode=mode)
+    return Batches(x=x, y=labels[index], classes=chosen, mode=mode, mixed=None if mode == "multi" else mix)
 
 
 def _agree(labels: torch.Tensor, index: torch.Tensor, given: torch.Tensor | None) -> None:

@@ -335,8 +335,8 @@ class _Probe:
             for name, calls in recorded.items()
         }
         fresh = player(x, True) if route.input_read else player(placeholder(x), False)
-        return Prefix(batches, structure.sites, selected, correct.numpy(), route, first[0] if first else x,
-                      replay, fresh, classes, counts)
+        return Prefix(batches, structure.sites, selected, correct.numpy(), route, first[0], replay, fresh, classes,
+                      counts)
 
     def sweep(
         self,
@@ -360,10 +360,8 @@ class _Probe:
         """
         start = time.perf_counter()
         compressor = compressor or self.compressor
-        if grid is None:
-            grid = self.grid if compressor is self.compressor else validate_grid(compressor.method, default_grid(compressor.method))
-        grid = tuple(grid)
         own = compressor is self.compressor
+        grid = (self.grid if own else _grid(compressor.method, None)) if grid is None else _grid(compressor.method, grid)
         bt = prefix.batches
         index = _grouping(order, bt)
         groups = index.shape[0]

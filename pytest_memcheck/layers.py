@@ -119,8 +119,9 @@ class Trace:
 
     sites: list[CallSite]
     output: Any
-    #: producer call (or :data:`INPUT`) -> (clock, calls under way) of every later read of what it returned
-    reads: dict[int, list[tuple[int, frozenset[int]]]] = field(default_factory=dict)
+    #: producer call (or :data:`INPUT`) -> every read of what it returned: (clock, calls under way, the calls
+    #: that returned the same tensor after it, by then: an inplace ReLU, a container returning its last child's)
+    reads: dict[int, list[tuple[int, frozenset[int], tuple[int, ...]]]] = field(default_factory=dict)
 
 
 def stats(output: Any) -> tuple[tuple[int, ...], float, bool, float] | None:
@@ -174,7 +175,7 @@ class _Tracer(TorchFunctionMode):
         self.stack: list[int] = []
         self.counts: dict[str, int] = defaultdict(int)
         self.flows: dict[int, _Flow] = {}
-        self.reads: dict[int, list[tuple[int, frozenset[int]]]] = defaultdict(list)
+        self.reads: dict[int, list[tuple[int, frozenset[int], tuple[int, ...]]]] = defaultdict(list)
         self.completed = 0
 
     # -- tensors ------------------------------------------------------------------------------
@@ -224,8 +225,8 @@ class _Tracer(TorchFunctionMode):
         for _, f in inputs:
             if f is not None and f.producers:
                 stack = frozenset(self.stack) if stack is None else stack
-                for p in f.producers:
-                    self.reads[p].append((self.clock, stack))
+                for i, p in enumerate(f.producers):
+                    self.reads[p].append((self.clock, stack, tuple(f.producers[i + 1:])))
         out = func(*args, **kwargs)
         outputs = [t for t in tree_leaves(out) if isinstance(t, torch.Tensor)]
         if not outputs or not inputs:

@@ -48,7 +48,9 @@ def plan(trace: Trace, first: CallSite) -> Plan:
 
     A call is replayed if it returns before the first compressed layer starts
     and its enclosing call does not (that one is replayed whole). Its output is
-    *read* if some operation outside the replayed calls uses it after it returned.
+    *read* if some operation outside the replayed calls uses it after it returned,
+    unless another replayed call returned the same tensor in between (an inplace
+    ReLU after a BatchNorm): code then holds that call's output.
     """
     calls = {s.call: s for s in trace.sites}
     before = {s.call for s in trace.sites if not s.functional and s.end < first.start}
@@ -57,7 +59,10 @@ def plan(trace: Trace, first: CallSite) -> Plan:
         replayed.add(first.call)  # the first layer returns its compressed output without running
 
     def read(producer: int, after: int) -> bool:
-        return any(t > after and not (stack & replayed) for t, stack in trace.reads.get(producer, ()))
+        return any(
+            t > after and not (stack & replayed) and not replayed.intersection(later)
+            for t, stack, later in trace.reads.get(producer, ())
+        )
 
     out = Plan(first)
     for c in sorted(replayed):

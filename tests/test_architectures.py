@@ -183,3 +183,27 @@ def test_attribute_style_output():
         mc.check(model, data, **SMALL)
     got = mc.check(model, data, output="logits", **SMALL)
     assert got.samples == mc.check(model.net, data, **SMALL).samples
+
+
+class LongSkip(nn.Module):
+    """An early output changed in place at the top level and read again by the head, past the compressed layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.BatchNorm2d(4))
+        self.body = nn.Sequential(nn.Conv2d(4, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc, self.act, self.head = nn.Linear(8, 16), nn.ReLU(), nn.Linear(16 + 4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = self.stem(x)
+        a.relu_()
+        h = self.act(self.fc(self.body(a)))
+        return self.head(torch.cat([h, a.mean((2, 3))], 1))
+
+
+def test_outputs_read_past_the_compressed_layer_are_replayed_as_they_were(monkeypatch):
+    torch.manual_seed(0)
+    model, data = LongSkip().eval(), images(size=8)
+    got = mc.check(model, data, layers=["act"], **SMALL)
+    rerun_everything(monkeypatch)
+    assert got.samples == mc.check(model, data, layers=["act"], **SMALL).samples

@@ -147,10 +147,11 @@ def test_unsigned_labels(model, tiny_data):
     assert numbers(mc.check(model, (x, y.to(torch.uint64)), **FAST)) == numbers(mc.check(model, tiny_data, **FAST))
 
 
-def test_random_fraction_below_one_unit_is_noted(model, tiny_data):
-    r = mc.check(model, tiny_data, method="random", samples_per_class=6, ks=(1e-300, 0.5))
-    assert r.ranks["act1"] == [1, 8]
+def test_random_fraction_below_one_unit_and_count_above_the_width_are_noted(model, tiny_data):
+    r = mc.check(model, tiny_data, method="random", samples_per_class=6, ks=(1e-300, 0.5, 500))
+    assert r.ranks["act1"] == [1, 8, 16]
     assert "k=1e-300 keeps less than one of the 16 units of layer 'act1'; raised to one unit" in r.notes
+    assert "k=500 exceeds the 16 units of layer 'act1'; clipped to all of them" in r.notes
 
 
 def test_a_class_without_samples_is_noted(model, tiny_data):
