@@ -248,13 +248,8 @@ class _Probe:
     sweep_seconds: float = 0.0
 
     def trace(self, x: torch.Tensor) -> Trace:
-        """The forward's structure, traced on a few samples (on all of them if a few do not run)."""
-        try:
-            return trace(self.model, x[:TRACE_SAMPLES].clone(), self.logits)
-        except ModelError:
-            if x.shape[0] <= TRACE_SAMPLES:
-                raise
-            return trace(self.model, x.clone(), self.logits)
+        """The forward's structure, traced on a few samples (the trace follows every operation in Python)."""
+        return trace(self.model, x[:TRACE_SAMPLES].clone(), self.logits)
 
     def prepare(self, batches: Batches, layers: Layers = None, structure: Trace | None = None) -> Prefix:
         """Trace, choose the layers, and run the draw once uncompressed: the cache every sweep reuses.

@@ -283,7 +283,8 @@ def trace(
 
     Returns the call sites in execution order (by completion) and the forward's
     output. ``logits`` (the check's output picker) is applied inside the trace,
-    so that it can tell which activations the logits depend on. Hooks are
+    so that it can tell which activations the logits depend on (when it fails,
+    every activation counts as on the main path). Hooks are
     removed before returning, also on error. A forward that fails here (wrong
     input shape or dtype, a device mismatch inside the model) is reported as a
     :class:`ModelError` that says so, with the original error chained.
@@ -310,7 +311,10 @@ def trace(
                     "the check's batches; the model is numerically broken for these inputs (check the weights and "
                     "the input scaling)"
                 )
-            picked = logits(result) if logits is not None else result
+            try:
+                picked = logits(result) if logits is not None else result
+            except MemcheckError:  # reported by the check's own pass over all samples, in its terms
+                picked = None
             main = tracer.flow(picked) if isinstance(picked, torch.Tensor) else None
     finally:
         for h in handles:

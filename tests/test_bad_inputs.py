@@ -342,7 +342,7 @@ CATALOGUE: list[Case] = [
          r"dataset item 0 is a Tensor, not an \(input, label\) pair; wrap the dataset"),
     Case("sparse inputs", lambda m, x, y: check(m, (x.to_sparse(), y)), DataError,
          r"the inputs are a sparse tensor \(torch.sparse_coo\); pass them dense: .to_dense\(\)"),
-    Case("nested inputs", lambda m, x, y: check(m, (torch.nested.nested_tensor(list(x)), y)), DataError,
+    Case("nested inputs", lambda m, x, y: check(m, (torch.nested.nested_tensor(list(x), layout=torch.jagged), y)), DataError,
          r"the inputs are a nested tensor; pad them to one shape \(torch.nested.to_padded_tensor\)"),
     Case("dataset item that cannot be read", lambda m, x, y: check(m, Items(x, y, broken=5)), DataError,
          r"reading dataset\[5\] raised OSError: image 5 is truncated; memcheck reads items by index, as a "
