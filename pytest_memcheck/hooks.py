@@ -39,8 +39,8 @@ def inspection(model: nn.Module) -> Iterator[list[RemovableHandle]]:
     that wrote to a parameter is reported.
     """
     modes = [(m, m.training) for m in model.modules()]
-    buffers = [(m, name, b, b.detach().clone()) for m in model.modules() for name, b in m._buffers.items()
-               if b is not None]
+    buffers = [(m, name, b, b._version, b.detach().clone()) for m in model.modules()
+               for name, b in m._buffers.items() if b is not None]
     params = [(m, name, p, p._version) for m in model.modules() for name, p in m._parameters.items()
               if p is not None]
     handles: list[RemovableHandle] = []
@@ -54,9 +54,9 @@ def inspection(model: nn.Module) -> Iterator[list[RemovableHandle]]:
         for m, training in modes:
             m.training = training
         with torch.no_grad():
-            for m, name, b, saved in buffers:
+            for m, name, b, version, saved in buffers:
                 m._buffers[name] = b
-                if b._version != saved._version or not torch.equal(b, saved):
+                if b._version != version or not torch.equal(b, saved):  # kernels (BatchNorm's) may not count
                     b.copy_(saved)
         for m, name, p, _ in params:
             m._parameters[name] = p
