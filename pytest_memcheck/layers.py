@@ -399,8 +399,9 @@ def defaults(sites: list[CallSite], method: str) -> tuple[list[CallSite], list[s
     if skipped:
         notes.append(
             f"default layers {', '.join(s.label for s in chosen)} are the last activations on the main path; "
-            f"{', '.join(skipped[:4])}{' ...' if len(skipped) > 4 else ''} sit in gating side branches "
-            "(squeeze-excitation) that only scale the main path through a sigmoid, so they were passed over"
+            f"{', '.join(skipped[:4])}{' ...' if len(skipped) > 4 else ''} "
+            f"{'sits' if len(skipped) == 1 else 'sit'} in gating side branches (squeeze-excitation) that only "
+            "scale the main path through a sigmoid, so they were passed over"
         )
     for s in chosen:
         if s.functional:
