@@ -23,8 +23,7 @@ def class_activations(model: torch.nn.Module, data, samples_per_class: int = 50)
     """
     batches = draw(data, samples_per_class=samples_per_class, seed=0)
     with inspection(model):
-        sites, _ = trace(model, lambda: model(batches.x))
-        chosen = resolve(model, sites, None)
+        chosen = resolve(model, trace(model, batches.x).sites, None)
         modules = dict(model.named_modules())
         captured: dict[str, torch.Tensor] = {}
 

@@ -71,16 +71,26 @@ class Compressor:
     iterations: int = DEFAULT_ITERATIONS
     seed: int = 0
     _generator: torch.Generator = field(init=False, repr=False)
-    solver_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise MemcheckError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         self._generator = torch.Generator().manual_seed(self.seed)
 
-    def __call__(self, A: torch.Tensor, ranks: torch.Tensor, svd: TopSVD | None = None) -> torch.Tensor:
-        approx = self._approximate(A, ranks, svd)
+    def __call__(
+        self, A: torch.Tensor, ranks: torch.Tensor, svd: TopSVD | None = None, keep: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Approximations of the ``(b, m, q)`` stack ``A`` at one rank per matrix.
+
+        ``svd``: leading triplets of ``A`` computed beforehand (:meth:`shared_svd`);
+        ``keep``: random ablation's ``(b, q)`` unit masks drawn beforehand (:meth:`keep_masks`).
+        """
+        approx = self._approximate(A, ranks, svd, keep)
         return A - approx if self.residual else approx
+
+    def keep_masks(self, q: int, ranks: torch.Tensor) -> torch.Tensor:
+        """Random ablation's 0/1 masks keeping ``ranks[i]`` of ``q`` units, drawn from the check's generator."""
+        return keep_columns(len(ranks), q, ranks.cpu(), generator=self._generator)
 
     def shared_svd(self, A: torch.Tensor, r: int) -> TopSVD | None:
         """Leading triplets of matrices that every rank of the grid shares, computed once.
@@ -94,12 +104,14 @@ class Compressor:
             return start_svd(A, r, torch.Generator().manual_seed(self.seed))
         return None
 
-    def _approximate(self, A: torch.Tensor, ranks: torch.Tensor, svd: TopSVD | None) -> torch.Tensor:
+    def _approximate(
+        self, A: torch.Tensor, ranks: torch.Tensor, svd: TopSVD | None, keep: torch.Tensor | None
+    ) -> torch.Tensor:
         if self.method == "nmf":
             U, V = nmf(A, ranks, iterations=self.iterations, passes=CHECK_PASSES, svd=svd, seed=self.seed)
             return U @ V
         if self.method == "pca":
             return low_rank(A, ranks, svd=svd)
-        mask = keep_columns(A.shape[0], A.shape[2], ranks.cpu(), generator=self._generator)
+        mask = self.keep_masks(A.shape[2], ranks) if keep is None else keep
         return A * mask.to(A.device, A.dtype)[:, None, :]
 

@@ -49,6 +49,7 @@ CHECK_KEYS = {
     "iterations": (int,),
     "repeats": (int,),
     "confidence": (float,),
+    "keys": (list,),
 }
 MODEL_KEYS = {
     "model": (str,),

@@ -1,10 +1,23 @@
 """The memorization check: compress deep activations over a k grid, measure accuracy.
 
-``check`` compresses the chosen layers together in one forward pass (paper
-eq. 4) for every k of the grid at once: the batch is replicated once per k
-*after* the uncompressed prefix of the network (the activations entering the
-first compressed layer are computed once), and every layer's factorizations for
-all classes and ranks are solved in one batched call.
+``check`` compresses the chosen layers together (paper eq. 4), once per k of
+the grid, on every architecture at about the cost of one forward pass plus the
+part of the network after the first compressed layer, once per k:
+
+1. :meth:`_Probe.prepare` traces the forward on two samples (which calls run,
+   which activations lie on the main path, what later code reads), then runs
+   the draw once uncompressed, recording the prefix (every module call that
+   returns before the first compressed layer starts, :mod:`prefix`) and the
+   first compressed layer's output. That :class:`Prefix` is the draw's cache.
+2. :meth:`_Probe.sweep` factorizes the first layer for every class *and* every
+   rank in one batched call, then runs one pass per k in which the prefix is
+   replayed, not recomputed, and every later chosen layer is factorized at that
+   rank. It returns per-sample correctness, ``(K, groups, n)``.
+
+Several sweeps can run over one prefix, each with its own :class:`Compressor`,
+grid and grouping of the samples into batches (``order``): a multi-class
+regrouping or a random-ablation sweep of the same samples costs its K passes
+and its factorizations, not another uncompressed forward.
 """
 
 from __future__ import annotations
@@ -26,12 +39,17 @@ from .batches import Batches, draw
 from .compress import Compressor, default_grid, effective_rank, validate_grid
 from .errors import DataError, MemcheckError, MemcheckWarning, ModelError
 from .factorize import DEFAULT_ITERATIONS
-from .hooks import inspection, install, to_matrices
-from .layers import CallSite, resolve, trace, validate
+from .hooks import Calls, ensure_eval, inspection, to_matrices
+from .layers import CallSite, Trace, _has_nan, defaults, forward_failed, resolve, trace, validate, with_stats
+from .layers import stats as output_stats
+from .prefix import Plan, keep, placeholder, plan, player
 from .result import CheckResult
 
 Output = Union[None, str, int, Callable[[Any], torch.Tensor]]
 Layers = Union[None, str, Sequence[str]]
+
+#: Samples the structure of the forward is traced on (the trace follows every operation in Python).
+TRACE_SAMPLES = 2
 
 
 def _model_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
@@ -82,13 +100,48 @@ def _model_device(model: nn.Module, device: str | torch.device | None) -> torch.
     return own or wanted
 
 
+def _unwrap(model: Any) -> tuple[Any, str, list[str]]:
+    """The eager module inside ``torch.compile`` / ``DataParallel`` / DDP wrappers.
+
+    Returns the module, the prefix the wrappers add to layer names
+    (``"_orig_mod."``, ``"module."``) and the wrappers' names. The check runs
+    the eager module: hooks see its calls, and compiling costs more than a check.
+    """
+    prefix, wrappers = "", []
+    while True:
+        if type(model).__name__ == "OptimizedModule" and isinstance(getattr(model, "_orig_mod", None), nn.Module):
+            model, prefix, wrappers = model._orig_mod, prefix + "_orig_mod.", wrappers + ["torch.compile"]
+        elif isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            wrappers.append(type(model).__name__)
+            model, prefix = model.module, prefix + "module."
+        else:
+            return model, prefix, wrappers
+
+
+def _own_names(layers: Layers, prefix: str) -> Layers:
+    """Layer names as the eager module knows them: a wrapper's prefix, if written, is dropped."""
+    if not prefix or layers is None:
+        return layers
+    strip = lambda p: p[len(prefix):] if isinstance(p, str) and p.startswith(prefix) else p  # noqa: E731
+    return strip(layers) if isinstance(layers, str) else [strip(p) for p in layers]
+
+
 def _parts(out: Any) -> str:
     """What a structured forward output offers to ``output=``, for error messages."""
     if isinstance(out, dict):
         return f" with keys {', '.join(map(repr, out))}"
     if isinstance(out, (tuple, list)):
         return f" of length {len(out)} (indices 0..{len(out) - 1})"
-    return ""
+    tensors = _tensor_attributes(out)
+    return f" with tensor attributes {', '.join(map(repr, tensors))}" if tensors else ""
+
+
+def _tensor_attributes(out: Any) -> list[str]:
+    """The tensor-valued attributes of an object (a HuggingFace-style output with ``.logits``)."""
+    try:
+        return [k for k, v in vars(out).items() if isinstance(v, torch.Tensor)]
+    except TypeError:
+        return []
 
 
 def _logits_fn(output: Output) -> Callable[[Any], torch.Tensor]:
@@ -100,21 +153,42 @@ def _logits_fn(output: Output) -> Callable[[Any], torch.Tensor]:
     well defined, and -inf is a common mask for impossible classes.
     """
 
-    def pick(out: Any) -> torch.Tensor:
+    def select(out: Any) -> Any:
         if callable(output):
-            out = output(out)
-        elif output is not None:
             try:
-                out = out[output]
-            except (KeyError, IndexError, TypeError) as exc:
+                return output(out)
+            except MemcheckError:
+                raise
+            except Exception as exc:
                 raise ModelError(
-                    f"output={output!r} could not select the logits from the model's {type(out).__name__}"
-                    f"{_parts(out)}; pass one of those, or output=callable"
+                    f"output={getattr(output, '__name__', output)!r} raised {type(exc).__name__}: {exc}; "
+                    "it must turn the model's output into (batch, classes) logits"
                 ) from exc
+        if output is None:
+            return out
+        if isinstance(out, torch.Tensor):
+            raise ModelError(
+                f"output={output!r} selects a part of a tuple, dict or object, but the model's forward returned "
+                "a logits tensor already; leave output unset"
+            )
+        try:
+            return out[output]
+        except (KeyError, IndexError, TypeError) as exc:
+            if isinstance(output, str) and isinstance(getattr(out, output, None), torch.Tensor):
+                return getattr(out, output)
+            raise ModelError(
+                f"output={output!r} could not select the logits from the model's {type(out).__name__}"
+                f"{_parts(out)}; pass one of those, or output=callable"
+            ) from exc
+
+    def pick(out: Any) -> torch.Tensor:
+        out = select(out)
         if not isinstance(out, torch.Tensor):
+            attrs = _tensor_attributes(out)
+            example = f"output={attrs[0]!r} for this object" if attrs else "output='logits' for a dict or an object"
             raise ModelError(
                 f"the model's forward returned a {type(out).__name__}{_parts(out)}, not a logits tensor; "
-                "tell memcheck which part holds the logits, e.g. output=0 for a tuple, output='logits' for a dict, "
+                f"tell memcheck which part holds the logits, e.g. output=0 for a tuple, {example}, "
                 "or output=callable"
             )
         if out.dim() != 2:
@@ -122,19 +196,46 @@ def _logits_fn(output: Output) -> Callable[[Any], torch.Tensor]:
                 f"expected logits of shape (batch, classes), got {tuple(out.shape)}; "
                 "pass output=callable to turn the model's output into logits"
             )
+        if out.is_complex():
+            raise ModelError(
+                f"the model's logits are complex ({out.dtype}), so they do not rank classes; pass "
+                "output=callable that returns real logits (e.g. output=lambda out: out.abs())"
+            )
         if out.is_floating_point() and bool(out.isnan().any()):
             raise ModelError(
                 "the model's logits contain NaN on the check's batches, so its predictions mean nothing; "
                 "check the model on these inputs (weights, input scaling, a layer that overflows)"
             )
-        return out
+        return out.detach()
 
     return pick
 
 
 @dataclass
+class Prefix:
+    """One draw, traced and run once uncompressed: what every sweep over it reuses.
+
+    Holds the compressed layers (with their statistics on the whole draw), the
+    uncompressed correctness, the first compressed layer's uncompressed output
+    and the recordings that the compressed passes replay (:mod:`prefix`).
+    """
+
+    batches: Batches
+    sites: list[CallSite]
+    selected: list[CallSite]
+    base: np.ndarray  # (groups, n): uncompressed prediction correct
+    plan: Plan
+    first: torch.Tensor
+    replay: dict[str, dict[int, Callable[[], Any]]]
+    input: Callable[[], torch.Tensor]
+    classes: int  # the model's number of outputs
+    #: calls per forward of every module or function a pass watches: a pass that differs took another path
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
 class _Probe:
-    """One model, one device, one compression method: runs draws and sweeps."""
+    """One model, one device, one compression method: prepares draws and sweeps them."""
 
     model: nn.Module
     device: torch.device
@@ -143,92 +244,242 @@ class _Probe:
     grid: tuple[float, ...]
     notes: list[str] = field(default_factory=list)
     ranks: dict[str, list[int]] = field(default_factory=dict)
+    prefix_seconds: float = 0.0
     solver_seconds: float = 0.0
     sweep_seconds: float = 0.0
-    outputs: int | None = None  # the model's number of logits (classes), seen in prepare
 
-    def prepare(self, batches: Batches, handles) -> tuple[list[CallSite], np.ndarray]:
-        """Trace the uncompressed forward; return its call sites and per-sample correctness."""
+    def trace(self, x: torch.Tensor) -> Trace:
+        """The forward's structure, traced on a few samples (the trace follows every operation in Python)."""
+        return trace(self.model, x[:TRACE_SAMPLES].clone(), self.logits)
+
+    def prepare(self, batches: Batches, layers: Layers = None, structure: Trace | None = None) -> Prefix:
+        """Trace, choose the layers, and run the draw once uncompressed: the cache every sweep reuses.
+
+        ``layers`` as in :func:`check`; ``structure`` reuses a trace of the same model.
+        """
+        start = time.perf_counter()
         x = batches.x.to(self.device)
-        sites, out = trace(self.model, lambda: self.model(x))
-        logits = self.logits(out)
-        classes = self.outputs = logits.shape[1]
+        structure = structure or self.trace(x)
+        if layers is None:
+            selected, notes = defaults(structure.sites, self.compressor.method)
+            self.notes.extend(notes)
+        else:
+            selected = resolve(self.model, structure.sites, layers, self.compressor.method)
+        try:
+            prefix = self._capture(batches, x, structure, selected)
+        except _PathChanged:
+            structure = trace(self.model, x.clone(), self.logits)  # the few samples took another path
+            selected = [s for s in structure.sites if s.label in {t.label for t in selected}]
+            prefix = self._capture(batches, x, structure, selected)
+        self.prefix_seconds += time.perf_counter() - start
+        return prefix
+
+    def _capture(self, batches: Batches, x: torch.Tensor, structure: Trace, selected: list[CallSite]) -> Prefix:
+        """Run the draw uncompressed, recording what the compressed passes will replay."""
+        route = plan(structure, selected[0])
+        recorded: dict[str, dict[int, Any]] = {}
+        measured: dict[CallSite, tuple | None] = {}
+        first: list[torch.Tensor] = []
+
+        def record(name: str, index: int, read: bool) -> Callable[[Any], None]:
+            def fn(out: Any) -> None:
+                recorded.setdefault(name, {})[index] = keep(out) if read else placeholder(out)
+            return fn
+
+        def measure(site: CallSite) -> Callable[[Any], None]:
+            def fn(out: Any) -> None:
+                measured[site] = output_stats(out)
+                if site is selected[0] and isinstance(out, torch.Tensor):
+                    first.append(keep(out))
+            return fn
+
+        observe = {s: measure(s) for s in selected}
+        by_name = {(s.name, s.index): s for s in structure.sites}
+        for name, calls in route.replayed.items():
+            for index, read in calls.items():
+                observe[by_name[name, index]] = record(name, index, read)
+        counts = {s.name: s.calls for s in observe}
+        with Calls.sites(self.model, observe) as calls:
+            try:
+                out = self.model(x.clone())
+            except (MemcheckError, torch.OutOfMemoryError):
+                raise
+            except Exception as exc:
+                raise forward_failed(exc) from exc
+        ensure_eval(self.model)
+        if {n: calls.counted(n) for n in counts} != counts:
+            raise _PathChanged
+        try:
+            logits = self.logits(out)
+        except ModelError:
+            if _has_nan(out):
+                trace(self.model, x.clone())  # names the first layer that breaks, if one does
+            raise
+        classes = logits.shape[1]
         top = int(batches.y.max())
         if top >= classes:
             raise DataError(
                 f"label {top} is out of range for a model with {classes} outputs; labels must be 0..{classes - 1}"
             )
+        selected = [with_stats(s, measured.get(s)) for s in selected]
+        if not all(s.finite for s in selected):
+            validate(selected, trace(self.model, x.clone()).sites, self.compressor.method)
+        validate(selected, structure.sites, self.compressor.method)
         correct = (logits.argmax(1).cpu() == batches.y.flatten()).reshape(batches.y.shape)
-        return sites, correct.numpy()
+        replay = {
+            name: {i: player(value, route.replayed[name][i]) for i, value in calls.items()}
+            for name, calls in recorded.items()
+        }
+        fresh = player(x, True) if route.input_read else player(placeholder(x), False)
+        return Prefix(batches, structure.sites, selected, correct.numpy(), route, first[0], replay, fresh, classes,
+                      counts)
 
-    def sweep(self, batches: Batches, selected: list[CallSite], handles) -> np.ndarray:
-        """``(K, groups, n)`` correctness with ``selected`` compressed at every k of the grid."""
+    def sweep(
+        self,
+        prefix: Prefix,
+        compressor: Compressor | None = None,
+        grid: Sequence[float] | None = None,
+        order: Any = None,
+    ) -> np.ndarray:
+        """``(K, groups, n)`` correctness with the prefix's layers compressed at every k of ``grid``.
+
+        ``compressor`` and ``grid`` default to the check's; another compressor
+        without a grid gets its method's default grid. ``order`` regroups the
+        draw: a ``(groups, n)`` array of sample indices (into the draw's
+        samples, class by class: ``batches.y.flatten()``), each sample at least once (a repeat pads a short batch);
+        batches are then factorized group by group, and the result follows
+        ``order``'s layout. Default: the draw's own groups.
+
+        Cost: one factorization of every class and rank at the first layer, then
+        K passes that replay the prefix and recompute the rest of the network
+        (one factorization per later layer and pass).
+        """
         start = time.perf_counter()
-        x = batches.x.to(self.device)
-        try:
-            logits = self._forward(x, batches, selected, handles, share_prefix=True)
-        except (torch.OutOfMemoryError, torch.linalg.LinAlgError):
-            raise  # the solver's failures are not the model's: no retry without the prefix cache
-        except RuntimeError as exc:
-            self.notes.append(f"prefix cache off (the forward pass cannot change batch size mid-way: {exc})")
-            logits = None
-        if logits is None:
-            logits = self._forward(x, batches, selected, handles, share_prefix=False)
-        K, (G, n) = len(self.grid), batches.y.shape
-        preds = logits.argmax(1).cpu().reshape(K, G, n)
-        self.sweep_seconds += time.perf_counter() - start
-        return (preds == batches.y[None]).numpy()
+        compressor = compressor or self.compressor
+        own = compressor is self.compressor
+        grid = (self.grid if own else _grid(compressor.method, None)) if grid is None else _grid(compressor.method, grid)
+        bt = prefix.batches
+        index = _grouping(order, bt)
+        groups = index.shape[0]
+        flat = None if order is None else index.flatten().to(self.device)
+        y = bt.y.flatten()[index]
+        validate(prefix.selected, prefix.sites, compressor.method)
+        K = len(grid)
+        first, *later = prefix.selected
 
-    def _forward(self, x, batches: Batches, selected, handles, share_prefix: bool) -> torch.Tensor | None:
-        K, G = len(self.grid), batches.groups
-        first = selected[0]
+        # The first layer sees the same input at every k: all ranks at once, sharing one decomposition.
+        t0 = time.perf_counter()
+        a = prefix.first
+        mats, back = to_matrices(a, groups, first.channels_last, flat)
+        ranks = self._ranks(first, mats.shape[1], mats.shape[2], compressor, grid, own)
+        one = compressor.shared_svd(mats, max(ranks))
+        approx = compressor(
+            mats.repeat(K, 1, 1), torch.tensor(ranks, device=a.device).repeat_interleave(groups),
+            None if one is None else one.repeat(K),
+        )
+        firsts = [back(approx[i * groups:(i + 1) * groups]).to(a.dtype) for i in range(K)]
+        del approx
+        self._synced(t0, a)
 
-        def replace(site: CallSite, a: torch.Tensor) -> torch.Tensor:
-            t0 = time.perf_counter()
-            svd = None
-            if share_prefix and site is first:
-                # Identical input for every k: factor-independent work once, then replicate.
-                mats, _ = to_matrices(a, G)
-                r = max(self._ranks(site, mats.shape[1], mats.shape[2]))
-                one = self.compressor.shared_svd(mats, r)
-                svd = None if one is None else one.repeat(K)
-                a = a.unsqueeze(0).expand(K, *a.shape).reshape(K * a.shape[0], *a.shape[1:])
-            mats, back = to_matrices(a, K * G)
-            ranks = torch.tensor(self._ranks(site, mats.shape[1], mats.shape[2]), device=a.device)
-            out = back(self.compressor(mats, ranks.repeat_interleave(G), svd).to(a.dtype))
-            if out.is_cuda:
-                torch.cuda.synchronize(out.device)
-            self.solver_seconds += time.perf_counter() - t0
-            return out
+        masks: dict[CallSite, torch.Tensor] = {}
 
-        before = len(handles)
-        install(self.model, selected, replace, handles)
-        try:
-            feed = x if share_prefix else x.repeat(K, *([1] * (x.dim() - 1)))
-            logits = self.logits(self.model(feed))
-        finally:
-            for h in handles[before:]:
-                h.remove()
-            del handles[before:]
-        if logits.shape[0] != K * x.shape[0]:
-            if share_prefix:
-                self.notes.append("prefix cache off (the model's output did not follow the replicated batch)")
-                return None
-            raise MemcheckError(f"the model returned {logits.shape[0]} outputs for {K * x.shape[0]} inputs")
-        return logits
+        def compress(site: CallSite, i: int) -> Callable[[torch.Tensor], torch.Tensor]:
+            def fn(out: torch.Tensor) -> torch.Tensor:
+                t = time.perf_counter()
+                a = out.detach()
+                mats, back = to_matrices(a, groups, site.channels_last, flat)
+                r = self._ranks(site, mats.shape[1], mats.shape[2], compressor, grid, own)
+                if compressor.method == "random" and site not in masks:  # drawn for all k, as the first layer's
+                    masks[site] = compressor.keep_masks(mats.shape[2], torch.tensor(r).repeat_interleave(groups))
+                keep = masks[site][i * groups:(i + 1) * groups] if site in masks else None
+                ranks = torch.full((groups,), r[i], device=a.device)
+                new = back(compressor(mats, ranks, None, keep)).to(a.dtype)
+                self._synced(t, new)
+                return new
+            return fn
 
-    def _ranks(self, site: CallSite, m: int, q: int) -> list[int]:
-        method = self.compressor.method
-        ranks = [effective_rank(method, k, m, q) for k in self.grid]
-        if site.label not in self.ranks:
-            self.ranks[site.label] = ranks
-            clipped = [k for k, r in zip(self.grid, ranks) if method != "random" and r < k]
-            if clipped:
-                self.notes.append(
-                    f"k={', '.join(f'{k:g}' for k in clipped)} exceed{'s' if len(clipped) == 1 else ''} "
-                    f"the rank limit min(m, q) = {min(m, q)} of layer {site.label!r} ({m} x {q}); clipped to it"
+        preds = []
+        for i in range(K):
+            observe = {s: compress(s, i) for s in later}
+            replay = dict(prefix.replay)
+            if first.functional:
+                observe[first] = lambda _out, i=i: firsts[i]
+            else:
+                replay[first.name] = {**replay.get(first.name, {}), first.index: lambda i=i: firsts[i]}
+            with Calls.sites(self.model, observe, replay=replay) as calls:
+                try:
+                    out = self.model(prefix.input())
+                except (MemcheckError, torch.OutOfMemoryError, torch.linalg.LinAlgError):
+                    raise
+                except Exception as exc:
+                    raise ModelError(
+                        f"the model's forward failed in a compressed pass (k={grid[i]:g}) with "
+                        f"{type(exc).__name__}: {exc}; it ran uncompressed on the same inputs just before"
+                    ) from exc
+            ensure_eval(self.model)
+            if {n: calls.counted(n) for n in prefix.counts} != prefix.counts:
+                raise ModelError(
+                    "the model's forward called other layers in a compressed pass than in the uncompressed one; "
+                    "memcheck needs a forward whose layer calls do not depend on the activations' values"
                 )
+            preds.append(self.logits(out).argmax(1).cpu())
+        self.sweep_seconds += time.perf_counter() - start
+        predicted = torch.stack(preds)[:, index.flatten()].reshape(K, *index.shape)
+        return (predicted == y[None]).numpy()
+
+    def _synced(self, t0: float, t: torch.Tensor) -> None:
+        if t.is_cuda:
+            torch.cuda.synchronize(t.device)
+        self.solver_seconds += time.perf_counter() - t0
+
+    def _ranks(
+        self, site: CallSite, m: int, q: int, compressor: Compressor, grid: tuple[float, ...], own: bool
+    ) -> list[int]:
+        method = compressor.method
+        ranks = [effective_rank(method, k, m, q) for k in grid]
+        if own and site.label not in self.ranks:
+            self.ranks[site.label] = ranks
+            self.notes.extend(_clipping(method, grid, ranks, site.label, m, q))
         return ranks
+
+
+def _clipping(method: str, grid: Sequence[float], ranks: list[int], label: str, m: int, q: int) -> list[str]:
+    """Notes on grid values that a layer cannot take as they are: ranks above its limit, unit counts out of range."""
+    ks = lambda values: ", ".join(f"{k:g}" for k in values)  # noqa: E731
+    if method != "random":
+        clipped = [k for k, r in zip(grid, ranks) if r < k]
+        if not clipped:
+            return []
+        return [f"k={ks(clipped)} exceed{'s' if len(clipped) == 1 else ''} the rank limit min(m, q) = {min(m, q)} "
+                f"of layer {label!r} ({m} x {q}); clipped to it"]
+    notes = []
+    raised = [k for k in grid if k <= 1 and round(k * q) < 1]
+    if raised:
+        notes.append(f"k={ks(raised)} keep{'s' if len(raised) == 1 else ''} less than one of the {q} units of "
+                     f"layer {label!r}; raised to one unit")
+    clipped = [k for k in grid if k > q]
+    if clipped:
+        notes.append(f"k={ks(clipped)} exceed{'s' if len(clipped) == 1 else ''} the {q} units of layer {label!r}; "
+                     "clipped to all of them")
+    return notes
+
+
+class _PathChanged(Exception):
+    """The uncompressed pass over all samples called other layers than the trace of a few."""
+
+
+def _grouping(order: Any, bt: Batches) -> torch.Tensor:
+    """``order`` as a ``(groups, n)`` long tensor of sample indices; default: the draw's groups.
+
+    Every sample must appear; one may repeat to pad a short batch to the others' size.
+    """
+    total = bt.y.numel()
+    if order is None:
+        return torch.arange(total).reshape(bt.y.shape)
+    index = torch.as_tensor(np.asarray(order), dtype=torch.long)
+    if index.dim() != 2 or not torch.equal(index.flatten().unique(), torch.arange(total)):
+        raise MemcheckError(f"order must be a (groups, n) arrangement of the draw's {total} sample indices, each at least once")
+    return index
 
 
 def _summarize(
@@ -263,7 +514,7 @@ def _summarize(
         score_curve = {float(k): float(outcome[i].mean()) for i, k in enumerate(ranks)}
         score_groups = np.round(outcome.mean(axis=2).T, 6).tolist()
     total = time.perf_counter() - started
-    settings = {**settings, "outputs": probe.outputs, "draw": _draw_fingerprint([bt for bt, _, _ in runs])}
+    settings = {**settings, "draw": _draw_fingerprint([bt for bt, _, _ in runs])}
     return CheckResult(
         auc=auc,
         auc_ci=ci,
@@ -277,6 +528,7 @@ def _summarize(
         settings=settings,
         timings={
             "total": total,
+            "prefix": probe.prefix_seconds,
             "solver": probe.solver_seconds,
             "forward": max(probe.sweep_seconds - probe.solver_seconds, 0.0),
         },
@@ -291,56 +543,69 @@ def _summarize(
     )
 
 
-def _score_sweep(probe: _Probe, single: Batches, labels: list[str], handles) -> tuple[tuple[float, ...], np.ndarray]:
-    """The score's sweep on the draw ``single``: its mixed batches compressed with :data:`score.METHOD`.
+def _score_sweep(probe: _Probe, prefix: Prefix) -> tuple[tuple[float, ...], np.ndarray]:
+    """The score's sweep over a single-class draw's prefix: its mixed batches, compressed with :data:`score.METHOD`.
 
-    Returns the ranks and the outcome ``(K, classes, n)`` in the single-class layout.
+    Returns the ranks and the outcome ``(K, classes, n)`` in the draw's single-class layout.
     """
-    mixed = score_mod.mix(single)
+    mixed = score_mod.mix(prefix.batches.y.shape)
     compressor = Compressor(score_mod.METHOD, iterations=probe.compressor.iterations, seed=probe.compressor.seed)
-    sp = _Probe(probe.model, probe.device, probe.logits, compressor, mixed.ranks())
-    sites, _ = sp.prepare(mixed.batches, handles)
-    selected = [s for s in sites if s.label in labels]
-    return sp.grid, score_mod.in_single_order(mixed, sp.sweep(mixed.batches, selected, handles))
+    ranks = mixed.ranks()
+    outcome = probe.sweep(prefix, compressor=compressor, grid=ranks, order=mixed.order)
+    return ranks, mixed.to_single(outcome)
 
 
 def _draw_fingerprint(draws: list[Batches]) -> str:
-    """Identifies the drawn samples, so that two results on the same draw can be compared pairwise."""
+    """Identifies the drawn samples, so that two results on the same draw can be compared pairwise.
+
+    Hashes the bytes of the inputs, whatever their dtype (bfloat16 has no numpy twin).
+    """
     h = hashlib.sha256()
     for bt in draws:
-        h.update(bt.x.detach().cpu().contiguous().numpy().tobytes())
+        h.update(bt.x.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
         h.update(bt.y.numpy().tobytes())
     return h.hexdigest()[:16]
 
 
-def _require_whole(value: Any, name: str, minimum: int, why: str = "") -> None:
-    """Reject a count or seed that is not a whole number >= ``minimum`` before any work is done."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+#: Seeds seed torch.Generator, which takes 64-bit signed values (and repeats add to the seed).
+MAX_SEED = 2**63 - 1
+
+
+def _require_whole(value: Any, name: str, minimum: int, why: str = "") -> int:
+    """A count or seed as a Python int: a whole number >= ``minimum`` (numpy's too), checked before any work."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or value < minimum:
         raise MemcheckError(f"{name} must be a whole number >= {minimum}, got {value!r}{why}")
+    return int(value)
 
 
 def _grid(method: str, ks: Iterable[float] | None) -> tuple[float, ...]:
-    """The k grid as a tuple of numbers, validated for ``method``."""
+    """The k grid as a tuple of Python numbers, validated for ``method``."""
     if ks is None:
         return validate_grid(method, default_grid(method))
     if isinstance(ks, (str, bytes)) or not isinstance(ks, Iterable):
         raise MemcheckError(f"ks must be a sequence of numbers such as ks=(1, 2, 4, 8), got {ks!r}")
     grid = tuple(ks)
-    wrong = [k for k in grid if not isinstance(k, numbers.Real) or isinstance(k, bool)]
+    wrong = [k for k in grid if not isinstance(k, numbers.Real) or isinstance(k, (bool, np.bool_))]
     if wrong:
         raise MemcheckError(f"ks must hold numbers, got {wrong[0]!r} in {grid!r}; e.g. ks=(1, 2, 4, 8)")
-    return validate_grid(method, grid)
+    return validate_grid(method, tuple(int(k) if isinstance(k, numbers.Integral) else float(k) for k in grid))
 
 
-def _setup(model, method, ks, residual, iterations, seed, device, output, confidence) -> _Probe:
+def _setup(model, method, ks, residual, iterations, seed, device, output, confidence, repeats=1) -> _Probe:
     """Validate every setting before any work, and build the probe that runs the check."""
     dev = _model_device(model, device)
     grid = _grid(method, ks)
-    _require_whole(iterations, "iterations", 1, "; the NNDSVDa start alone is a poor fit")
-    _require_whole(seed, "seed", 0)
+    iterations = _require_whole(iterations, "iterations", 1, "; the NNDSVDa start alone is a poor fit")
+    seed = _require_whole(seed, "seed", 0)
+    if seed + repeats - 1 > MAX_SEED:
+        raise MemcheckError(
+            f"seed must be at most 2**63 - 1 (torch.Generator's range; repeats use seed, seed + 1, ...), got {seed}"
+        )
+    if not isinstance(residual, (bool, np.bool_)):
+        raise MemcheckError(f"residual must be True or False, got {residual!r}")
     if not isinstance(confidence, numbers.Real) or not 0 < confidence < 1:
         raise MemcheckError(f"confidence must be a number in (0, 1) such as 0.95, got {confidence!r}")
-    compressor = Compressor(method, residual=residual, iterations=iterations, seed=seed)
+    compressor = Compressor(method, residual=bool(residual), iterations=iterations, seed=seed)
     probe = _Probe(model, dev, _logits_fn(output), compressor, grid)
     if any(m.training for m in model.modules()):
         probe.notes.append("the model (or some of its modules) was in training mode; it was checked in eval mode and restored")
@@ -357,6 +622,30 @@ def _settings(probe: _Probe, **kw: Any) -> dict[str, Any]:
         "torch": torch.__version__.split("+")[0],
         **kw,
     }
+
+
+def _missing_classes(prefix: Prefix) -> str | None:
+    """A note for the model's classes that the data has no samples of (they cannot be checked)."""
+    missing = sorted(set(range(prefix.classes)) - set(prefix.batches.classes))
+    if not missing:
+        return None
+    shown = ", ".join(map(str, missing[:8])) + (" ..." if len(missing) > 8 else "")
+    return (
+        f"{len(missing)} of the model's {prefix.classes} classes ({shown}) have no samples in the data "
+        "and were not checked"
+    )
+
+
+def _wrapped(model: Any, layers: Layers) -> tuple[nn.Module, Layers, list[str]]:
+    """The module to check, the layer names in its own terms, and a note on any wrapper seen through."""
+    inner, prefix, wrappers = _unwrap(model)
+    notes = []
+    if wrappers:
+        notes.append(
+            f"checked the eager module inside {' and '.join(wrappers)}; layer names are the module's own "
+            f"(without {prefix!r})"
+        )
+    return inner, _own_names(layers, prefix), notes
 
 
 def check(
@@ -377,55 +666,65 @@ def check(
     repeats: int = 1,
     confidence: float = 0.95,
     score: bool = True,
+    keys: Sequence[str] | None = None,
 ) -> CheckResult:
     """Measure how well ``model`` survives compression of its deep activations.
 
     Draws ``samples_per_class`` training samples of every class with ``seed``
     (``batches="single"``: one batch per class; ``"multi"``: mixed batches of the
     same size), replaces the activations of ``layers`` (default: the last three
-    ReLU layers) by their rank-k approximation for every k in ``ks``, all layers
-    in one forward pass, and records the accuracy: ``result.auc``, the paper's
-    quantity. ``repeats`` > 1 draws more batches (seeds ``seed``, ``seed + 1``,
-    ...) and narrows the interval.
+    activation layers on the main path) by their rank-k approximation for every
+    k in ``ks``, all layers in one forward pass, and records the accuracy.
+    ``repeats`` > 1 draws more batches (seeds ``seed``, ``seed + 1``, ...) and
+    narrows the interval. ``keys`` names the (input, label) keys of a dataset
+    whose items are dicts.
 
     ``ks`` defaults to ranks (1, 2, 3, 4, 6, 8, 12, 16) for ``"nmf"``/``"pca"`` and
     to kept fractions (0.02 ... 0.9) for ``"random"``. The model is left exactly
-    as found: hooks removed, train/eval flags restored, no gradients, no writes.
+    as found: hooks removed, train/eval flags and buffers restored, no gradients,
+    no writes. A ``torch.compile``, ``DataParallel`` or DDP wrapper is seen
+    through: the eager module inside is checked, under its own layer names.
 
-    ``result.score`` (with ``score_ci``) is what the default gate judges: the
-    share of predictions kept when the same samples, regrouped into batches
-    that mix the classes, are compressed at the same layers
-    (:mod:`pytest_memcheck.score`); one scale for every architecture
-    (docs/validation.md). ``score=False`` skips it (one sweep less).
+    ``result.auc`` is the paper's quantity. ``result.score`` (with
+    ``score_ci``) is what the default gate judges: the share of predictions
+    kept when the same drawn samples, regrouped into batches that mix the
+    classes, are compressed at the same layers (:mod:`pytest_memcheck.score`);
+    one scale for every architecture (docs/validation.md). It costs one more
+    sweep over the same cached prefix; ``score=False`` skips it.
     """
     started = time.perf_counter()
-    _require_whole(repeats, "repeats", 1)
-    probe = _setup(model, method, ks, residual, iterations, seed, device, output, confidence)
+    repeats = _require_whole(repeats, "repeats", 1)
+    inner, own_layers, wrapper_notes = _wrapped(model, layers)
+    probe = _setup(inner, method, ks, residual, iterations, seed, device, output, confidence, repeats)
+    probe.notes.extend(wrapper_notes)
+    seed = int(seed)
     runs = []
-    scored: list[np.ndarray] = []
+    scored: list[tuple[tuple[float, ...], np.ndarray]] = []
     labels: list[str] = []
-    with inspection(model) as handles:
+    with inspection(inner):
         for r in range(repeats):
-            bt = draw(data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, mode=batches)
-            sites, base = probe.prepare(bt, handles)
-            selected = resolve(model, sites, layers) if r == 0 else [s for s in sites if s.label in labels]
-            validate(selected, sites)
-            labels = [s.label for s in selected]
-            runs.append((bt, probe.sweep(bt, selected, handles), base))
+            bt = draw(data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, mode=batches, keys=keys)
+            prefix = probe.prepare(bt, own_layers if r == 0 else labels)
+            labels = [s.label for s in prefix.selected]
+            runs.append((bt, probe.sweep(prefix), prefix.base))
+            missing = _missing_classes(prefix) if classes is None else None
+            if missing:
+                probe.notes.append(missing)
             if score:
-                single = bt if batches == "single" else draw(
-                    data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, mode="single"
-                )
-                scored.append(_score_sweep(probe, single, labels, handles))
+                if batches != "single":  # the score regroups a single-class draw of the same samples
+                    single = draw(data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, keys=keys)
+                    prefix = probe.prepare(single, labels)
+                scored.append(_score_sweep(probe, prefix))
     settings = _settings(
         probe,
-        layers=None if layers is None else ([layers] if isinstance(layers, str) else list(layers)),
-        samples_per_class=samples_per_class,
+        layers=None if own_layers is None else ([own_layers] if isinstance(own_layers, str) else list(own_layers)),
+        samples_per_class=int(samples_per_class),
         batches=batches,
         seed=seed,
         repeats=repeats,
-        confidence=confidence,
+        confidence=float(confidence),
         classes=runs[0][0].classes,
+        outputs=prefix.classes,
     )
     return _summarize(probe, runs, labels, settings, started, scored)
 
@@ -446,40 +745,44 @@ def layerwise(
     output: Output = None,
     iterations: int = DEFAULT_ITERATIONS,
     confidence: float = 0.95,
+    keys: Sequence[str] | None = None,
 ) -> dict[str, CheckResult]:
     """Compress each layer *alone* and return one result per layer (paper fig. 2c).
 
-    ``layers`` defaults to every ReLU call of the model, in execution order. All
+    ``layers`` defaults to every activation on the model's main path that
+    ``method`` can compress (for NMF: the ReLU family), in execution order. All
     layers are measured on the same drawn batches.
     """
     started = time.perf_counter()
+    model, layers, wrapper_notes = _wrapped(model, layers)
     probe = _setup(model, method, ks, residual, iterations, seed, device, output, confidence)
+    probe.notes.extend(wrapper_notes)
     out: dict[str, CheckResult] = {}
-    with inspection(model) as handles:
-        bt = draw(data, samples_per_class=samples_per_class, seed=seed, classes=classes, mode=batches)
-        sites, base = probe.prepare(bt, handles)
+    with inspection(model):
+        bt = draw(data, samples_per_class=samples_per_class, seed=seed, classes=classes, mode=batches, keys=keys)
+        structure = probe.trace(bt.x.to(probe.device))
         if layers is None:
-            chosen = [s for s in sites if s.is_relu]
+            chosen = [s for s in structure.sites if s.activation and s.main and (method != "nmf" or s.is_relu)]
             if not chosen:
-                resolve(model, sites, None)  # raises the explanatory error
+                defaults(structure.sites, method)  # raises the explanatory error
         else:
-            chosen = resolve(model, sites, layers)
-        validate(chosen, sites)
+            chosen = resolve(model, structure.sites, layers, method)
         for site in chosen:
-            probe.solver_seconds = probe.sweep_seconds = 0.0
+            probe.solver_seconds = probe.sweep_seconds = probe.prefix_seconds = 0.0
             t0 = time.perf_counter()
-            correct = probe.sweep(bt, [site], handles)
+            prefix = probe.prepare(bt, [site.label], structure)
+            correct = probe.sweep(prefix)
             settings = _settings(
                 probe,
                 layers=[site.label],
-                samples_per_class=samples_per_class,
+                samples_per_class=int(samples_per_class),
                 batches=batches,
-                seed=seed,
+                seed=int(seed),
                 repeats=1,
-                confidence=confidence,
+                confidence=float(confidence),
                 classes=bt.classes,
             )
-            out[site.label] = _summarize(probe, [(bt, correct, base)], [site.label], settings, t0)
+            out[site.label] = _summarize(probe, [(bt, correct, prefix.base)], [site.label], settings, t0)
     if not out:
         warnings.warn("layerwise found no layers to compress", MemcheckWarning, stacklevel=2)
     return out

@@ -10,6 +10,7 @@ Nothing here knows about models, hooks or pytest.
 
 from __future__ import annotations
 
+import numbers
 from typing import NamedTuple, Sequence, Union
 
 import torch
@@ -39,18 +40,36 @@ class TopSVD(NamedTuple):
 
 
 def _as_batch(A: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    if A.dim() == 2:
-        return A.unsqueeze(0), True
-    if A.dim() == 3:
-        return A, False
-    raise MemcheckError(
-        f"expected a matrix (m, q) or a stack of matrices (b, m, q), got shape {tuple(A.shape)}; "
-        "reshape conv activations to (n*h*w, channels) first"
-    )
+    """A stack ``(b, m, q)`` of dense matrices, and whether ``A`` was one matrix; numpy arrays are taken too."""
+    if not isinstance(A, torch.Tensor):
+        try:
+            A = torch.as_tensor(A)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise MemcheckError(f"expected a tensor or array of numbers, got {type(A).__name__} ({exc})") from exc
+    if A.layout != torch.strided or A.is_nested:
+        raise MemcheckError(f"expected a dense tensor, got a {A.layout} one; pass A.to_dense()")
+    if A.dim() not in (2, 3):
+        raise MemcheckError(
+            f"expected a matrix (m, q) or a stack of matrices (b, m, q), got shape {tuple(A.shape)}; "
+            "reshape conv activations to (n*h*w, channels) first"
+        )
+    if A.numel() == 0:
+        raise MemcheckError(f"the matrix is empty (shape {tuple(A.shape)}); there is nothing to factorize")
+    return (A.unsqueeze(0), True) if A.dim() == 2 else (A, False)
+
+
+def _whole(value: object, name: str, minimum: int) -> int:
+    """A count or seed given to the solver: a whole number >= ``minimum`` (numpy's too), not a bool."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise MemcheckError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def _rank_vector(ranks: Ranks, b: int, limit: int, device: torch.device) -> torch.Tensor:
-    r = torch.as_tensor(ranks, dtype=torch.long).flatten().to(device)
+    given = torch.as_tensor(ranks).flatten()
+    if given.dtype == torch.bool or (given.is_floating_point() and not bool((given == given.round()).all())):
+        raise MemcheckError(f"ranks must be whole numbers, got {ranks!r}")
+    r = given.to(device, torch.long)
     if r.numel() == 1:
         r = r.expand(b)
     if r.numel() != b:
@@ -336,6 +355,11 @@ def _unit_scale(A: torch.Tensor) -> torch.Tensor:
     return hi.clamp_min(torch.finfo(work).tiny)[:, None, None]
 
 
+#: Scales above which the factors share the scale (its square root each) instead of ``U`` taking it all:
+#: at float32's largest values, ``W * scale`` overflows although ``W @ H * scale`` does not.
+_SPLIT_ABOVE = 1e18
+
+
 def _bucket_svd(svd: TopSVD, idx: torch.Tensor, r: int, scale: torch.Tensor) -> TopSVD:
     """A caller's triplets for the problems ``idx``, cut to rank ``r`` and rescaled like ``X``."""
     dtype = scale.dtype
@@ -379,12 +403,12 @@ def nmf(
         raise MemcheckError(f"unknown NMF solver {solver!r}; use 'hals' or 'mu'")
     if init not in ("nndsvda", "random"):
         raise MemcheckError(f"unknown NMF init {init!r}; use 'nndsvda' or 'random'")
-    iterations = SOLVER_ITERATIONS[solver] if iterations is None else iterations
-    if iterations < 0:
-        raise MemcheckError(f"iterations must be >= 0, got {iterations}")
-    passes = SOLVER_PASSES[solver] if passes is None else passes
-    if passes < 1 or (solver == "mu" and passes != 1):
+    iterations = _whole(SOLVER_ITERATIONS[solver] if iterations is None else iterations, "iterations", 0)
+    passes = _whole(SOLVER_PASSES[solver] if passes is None else passes, "passes", 1)
+    if solver == "mu" and passes != 1:
         raise MemcheckError(f"passes must be >= 1 for HALS and 1 for multiplicative updates, got {passes}")
+    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise MemcheckError(f"seed must be a whole number from 0 to 2**63 - 1 (torch.Generator's range), got {seed!r}")
     A3, squeeze = _as_batch(A)
     scale = _unit_scale(A3)
     b, m, q = A3.shape
@@ -392,6 +416,8 @@ def nmf(
     rank_list = ranks.tolist()
     generator = torch.Generator().manual_seed(seed)
     group = A3.device.type == "cpu" if group_ranks is None else group_ranks
+    split = float(scale.max()) > _SPLIT_ABOVE  # W * scale could overflow: each factor takes the scale's root
+    root = scale.sqrt() if split else scale
     U, V = scale.new_zeros((b, m, max(rank_list))), scale.new_zeros((b, max(rank_list), q))
     for members in rank_buckets(rank_list, group):
         idx = torch.tensor(members, device=A3.device)
@@ -400,7 +426,10 @@ def nmf(
         part = None if svd is None else _bucket_svd(svd, idx, r, scale[idx])
         W, H, mask = _start(X, ranks[idx], r, init, part, generator)
         W, H = _SOLVERS[solver](X, W, H, mask, iterations, passes)
-        U[idx, :, :r], V[idx, :r] = W * scale[idx], H
+        if split:
+            U[idx, :, :r], V[idx, :r] = W * root[idx], H * root[idx]
+        else:
+            U[idx, :, :r], V[idx, :r] = W * scale[idx], H
     U, V = U.to(A3.dtype), V.to(A3.dtype)
     return (U[0], V[0]) if squeeze else (U, V)
 

@@ -12,11 +12,12 @@ validation zoo keep most predictions, memorizing ones lose them, on one scale
 (docs/validation.md: chosen among the paper's checks and their combinations
 with one model family held out).
 
-Mixed batches are built from the single-class draw itself (no second draw):
-classes are split into blocks of at most :data:`CLASSES_PER_BATCH`, and each
-batch holds :data:`PER_CLASS` samples of every class of its block. Per-sample
-values are mapped back to the single-class layout ``(classes, samples)``, so a
-baseline comparison pairs them like the AuC's.
+Mixed batches regroup the single-class draw itself (no second draw, and the
+uncompressed prefix of the network is not run again): classes are split into
+blocks of at most :data:`CLASSES_PER_BATCH`, and each batch holds
+:data:`PER_CLASS` samples of every class of its block. Per-sample values are
+mapped back to the single-class layout ``(classes, samples)``, so a baseline
+comparison pairs them like the AuC's.
 """
 
 from __future__ import annotations
@@ -27,71 +28,51 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .batches import Batches
-
 #: Mixed batches hold at most this many classes...
 CLASSES_PER_BATCH = 10
 #: ... and this many samples of each.
 PER_CLASS = 5
 #: Ranks as multiples of the classes in a batch: 6, 8, 12, 16, 24, 32 for ten classes.
 RANK_FRACTIONS = (0.6, 0.8, 1.2, 1.6, 2.4, 3.2)
+#: The compression the score applies to mixed batches (the calibrated choice).
+METHOD = "pca"
 
 
 @dataclass(frozen=True)
 class Mixed:
-    """Mixed batches and where each of their samples sits in the single-class draw."""
+    """How a single-class draw ``(classes, n)`` is regrouped into mixed batches."""
 
-    batches: Batches
-    #: ``order[i]`` is the position in the single-class draw (flattened) of mixed sample ``i``.
+    #: ``order[b, i]``: the position in the single-class draw (flattened) of sample ``i`` of mixed batch ``b``.
     order: torch.Tensor
     classes_per_batch: int
     single_shape: tuple[int, int]  # (classes, samples) of the single-class draw
 
     def ranks(self) -> tuple[float, ...]:
         """The k grid for these batches: :data:`RANK_FRACTIONS` of the classes per batch, whole and distinct."""
-        ks = sorted({max(1, round(f * self.classes_per_batch)) for f in RANK_FRACTIONS})
-        return tuple(float(k) for k in ks)
+        return tuple(float(k) for k in sorted({max(1, round(f * self.classes_per_batch)) for f in RANK_FRACTIONS}))
 
-    def to_single(self, per_sample: torch.Tensor) -> torch.Tensor:
-        """Per-sample values of the mixed batches (flattened) back in the single-class layout."""
-        out = per_sample.new_empty(self.single_shape[0] * self.single_shape[1])
-        out[self.order] = per_sample  # a padded batch repeats a sample of its own: same value
-        return out.reshape(self.single_shape)
+    def to_single(self, outcome: np.ndarray) -> np.ndarray:
+        """A sweep's outcome on the mixed batches, ``(K, batches, batch size)``, as ``(K, classes, n)``."""
+        outcome = np.asarray(outcome)
+        out = np.empty((outcome.shape[0], self.single_shape[0] * self.single_shape[1]), dtype=outcome.dtype)
+        out[:, self.order.flatten().numpy()] = outcome.reshape(outcome.shape[0], -1)  # a padded repeat: same value
+        return out.reshape(outcome.shape[0], *self.single_shape)
 
 
-def mix(single: Batches) -> Mixed:
-    """Regroup a single-class draw ``(classes, n)`` into mixed batches of equal size.
+def mix(single_shape: tuple[int, int]) -> Mixed:
+    """Mixed batches of equal size for a single-class draw of ``(classes, n)`` samples.
 
     Classes are split into ``ceil(C / CLASSES_PER_BATCH)`` blocks of nearly equal
     size (in class order), each class's samples into chunks of
     :data:`PER_CLASS` (in draw order, which is random); batch ``j`` of a block
-    holds chunk ``j`` of every class of the block. Deterministic: the draw's
-    seed already made the order random.
+    holds chunk ``j`` of every class of the block. Batches that come out shorter
+    than the others repeat some of their own samples, since the batched solver
+    needs equal sizes. Deterministic: the draw's seed already made the order random.
     """
-    if single.mode != "single":
-        raise ValueError("mixed batches are built from a single-class draw")
-    classes, n = single.y.shape
+    classes, n = single_shape
     blocks = [b for b in torch.arange(classes).tensor_split(math.ceil(classes / CLASSES_PER_BATCH)) if len(b)]
     chunks = [c for c in torch.arange(n).tensor_split(math.ceil(n / PER_CLASS)) if len(c)]
-    width = max(len(b) for b in blocks)
-    order = []
-    for block in blocks:
-        for chunk in chunks:
-            order.append((block[:, None] * n + chunk[None, :]).flatten())
-    # batches must be the same size for the batched solver: pad short ones by repeating their samples
+    order = [(block[:, None] * n + chunk[None, :]).flatten() for block in blocks for chunk in chunks]
     size = max(len(o) for o in order)
-    padded = [o.repeat(math.ceil(size / len(o)))[:size] for o in order]
-    flat = torch.stack(padded)
-    x = single.x[flat.flatten().to(single.x.device)]
-    y = single.y.flatten()[flat.flatten()].reshape(flat.shape)
-    index = single.index.flatten()[flat.flatten()].reshape(flat.shape)
-    return Mixed(Batches(x=x, y=y, classes=single.classes, mode="mixed", index=index), flat.flatten(), width, (classes, n))
-
-
-#: The compression the score applies to mixed batches (the calibrated choice).
-METHOD = "pca"
-
-
-def in_single_order(mixed: Mixed, correct: np.ndarray) -> np.ndarray:
-    """The sweep's outcome on ``mixed.batches``, ``(K, batches, batch size)``, as ``(K, classes, n)`` in single-class order."""
-    return np.stack([mixed.to_single(torch.from_numpy(np.asarray(c)).flatten()).numpy() for c in correct])
+    padded = torch.stack([o.repeat(math.ceil(size / len(o)))[:size] for o in order])
+    return Mixed(padded, max(len(b) for b in blocks), (classes, n))

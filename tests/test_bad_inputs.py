@@ -133,6 +133,81 @@ def scripted(model: nn.Module) -> torch.jit.ScriptModule:
         return torch.jit.script(model)
 
 
+class Complex(nn.Module):
+    """Returns complex logits (a spectral model's raw output)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = named_mlp()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.complex(self.net(x), self.net(x))
+
+
+class SecondCallFails(nn.Module):
+    """Raises on its second forward only: the check's uncompressed pass after the trace."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net, self.calls = named_mlp(), 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("cuDNN error: CUDNN_STATUS_INTERNAL_ERROR")
+        return self.net(x)
+
+
+class TrainsItself(nn.Module):
+    """Calls self.train() in forward, so that BatchNorm would update its running statistics."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.train()
+        return self.net(x)
+
+
+class Gelu(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.act, self.head = nn.Linear(64, 16), nn.GELU(), nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.act(self.fc(x.flatten(1))))
+
+
+class Items(torch.utils.data.Dataset):
+    """A map-style dataset of (x, y) pairs, or of dicts, that can be told to misbehave."""
+
+    def __init__(self, x, y, *, targets=None, length=None, broken=None, item=lambda x, y: (x, y)) -> None:
+        self.x, self.y, self.length, self.broken, self.item = x, y, length, broken, item
+        if targets is not None:
+            self.targets = targets
+
+    def __len__(self) -> int:
+        return len(self.x) if self.length is None else self.length
+
+    def __getitem__(self, i: int):
+        if i == self.broken:
+            raise OSError(f"image {i} is truncated")
+        return self.item(self.x[i], int(self.y[i]))
+
+
+def pil_items(x: torch.Tensor, y: torch.Tensor) -> Items:
+    from PIL import Image
+
+    return Items(x, y, item=lambda x, y: (Image.fromarray((x[0].numpy() * 255).astype("uint8")), y))
+
+
+def misfiled(y: torch.Tensor) -> list[int]:
+    targets = y.tolist()
+    targets[0], targets[1] = targets[1], targets[0]  # items 0 and 1 swapped
+    return targets
+
+
 Call = Callable[[nn.Sequential, torch.Tensor, torch.Tensor], Any]
 
 
@@ -176,6 +251,19 @@ CATALOGUE: list[Case] = [
          r"expected logits of shape \(batch, classes\), got \(24, 1, 4\); pass output=callable"),
     Case("forward fails on the inputs", lambda m, x, y: check(m, ((x * 4).long(), y)), ModelError,
          r"forward pass failed on the check's inputs with RuntimeError: .*dtype.*make the data give what the model"),
+    Case("forward returns complex logits", lambda m, x, y: check(Complex(), (x, y)), ModelError,
+         r"the model's logits are complex \(torch.complex64\), so they do not rank classes; pass output=callable"),
+    Case("output= callable that raises", lambda m, x, y: check(m, (x, y), output=lambda out: out.logits),
+         ModelError, r"output='<lambda>' raised AttributeError: 'Tensor' object has no attribute 'logits'; it must "
+         r"turn the model's output into \(batch, classes\) logits"),
+    Case("output= on a forward that returns a tensor", lambda m, x, y: check(m, (x, y), output="logits"),
+         ModelError, r"output='logits' selects a part of a tuple, dict or object, but the model's forward returned "
+         r"a logits tensor already; leave output unset"),
+    Case("forward that fails on its second call", lambda m, x, y: check(SecondCallFails(), (x, y)), ModelError,
+         r"forward pass failed on the check's inputs with RuntimeError: cuDNN error"),
+    Case("forward that calls self.train()", lambda m, x, y: check(TrainsItself(), (x, y)), ModelError,
+         r"the model's forward put TrainsItself, net, net.0 \.\.\. in training mode \(a self.train\(\) call inside "
+         r"forward\?\).*remove the call from forward"),
     # layers
     Case("layer not found", lambda m, x, y: check(m, (x, y), layers=["act3"]), LayerError,
          r"no module named 'act3' in Sequential. Did you mean 'act\d', 'act\d'\? ReLU layers .*: act1, act2"),
@@ -197,6 +285,11 @@ CATALOGUE: list[Case] = [
          r"layer 'act' produced NaN or inf activations .*\(first seen at layer 'fc'\).*check the weights"),
     Case("NaN logits", lambda m, x, y: check(NanHead(), (x, y)), ModelError,
          r"logits contain NaN on the check's batches.*check the model on these inputs"),
+    Case("NMF on a GELU layer", lambda m, x, y: check(Gelu(), (x, y), layers=["act"]), LayerError,
+         r"layer 'act' outputs negative values \(minimum -.*\): it is a GELU, and NMF factorizes non-negative "
+         r"activations; .* use method='pca' or method='random', which compress any activation"),
+    Case("no activation layers", lambda m, x, y: check(nn.Sequential(nn.Flatten(), nn.Linear(64, 4)), (x, y)),
+         LayerError, r"the model has no activation layers \(nn.ReLU, F.relu / torch.relu in forward, SiLU, GELU"),
     # labels and classes
     Case("class absent", lambda m, x, y: check(m, (x, y), classes=[0, 7]), DataError,
          r"class\(es\) \[7\] have no samples in the data; present classes: \[0, 1, 2, 3\]"),
@@ -210,6 +303,20 @@ CATALOGUE: list[Case] = [
          r"labels must be integer class indices, got dtype torch.bool"),
     Case("one-hot labels", lambda m, x, y: check(m, (x, nn.functional.one_hot(y))), DataError,
          r"labels must be a 1-D vector of class indices, got shape \(48, 4\) \(one-hot\? pass y.argmax\(1\)\)"),
+    Case("class named twice", lambda m, x, y: check(m, (x, y), classes=[0, 0, 1]), DataError,
+         r"classes=\[0, 0, 1\] names class 0 more than once; name each class once"),
+    Case("no class named", lambda m, x, y: check(m, (x, y), classes=[]), DataError,
+         r"classes=\[\] selects no class; leave classes unset to check every class"),
+    Case("labels as a column", lambda m, x, y: check(m, (x, y[:, None])), DataError,
+         r"got shape \(48, 1\) \(a column of labels\? pass y.flatten\(\)\)"),
+    Case("multi-label targets", lambda m, x, y: check(m, (x, torch.stack([y % 2, y // 2, y % 3], 1))), DataError,
+         r"got shape \(48, 3\) \(several labels per sample\? memcheck checks single-label classifiers"),
+    Case("one label for all samples", lambda m, x, y: check(m, (x, y[0])), DataError,
+         r"labels must be a 1-D vector of class indices, got a single number; pass one label per sample"),
+    Case("sparse labels", lambda m, x, y: check(m, (x, y.to_sparse())), DataError,
+         r"the labels are a sparse tensor \(torch.sparse_coo\); pass them dense: .to_dense\(\)"),
+    Case("labels on the meta device", lambda m, x, y: check(m, (x, y.to("meta"))), DataError,
+         r"the labels are on the meta device and hold no values"),
     Case("negative labels", lambda m, x, y: check(m, (x, y - 1)), DataError,
          r"labels must be class indices >= 0, found -1; map them to 0..C-1"),
     Case("labels out of range for the model", lambda m, x, y: check(m, (x, y + 2)), DataError,
@@ -233,6 +340,29 @@ CATALOGUE: list[Case] = [
          r"cannot read data of type dict; pass an \(x, y\) pair of tensors, a torch Dataset .* or a DataLoader"),
     Case("dataset items not (x, y)", lambda m, x, y: check(m, Pairs(x)), DataError,
          r"dataset item 0 is a Tensor, not an \(input, label\) pair; wrap the dataset"),
+    Case("sparse inputs", lambda m, x, y: check(m, (x.to_sparse(), y)), DataError,
+         r"the inputs are a sparse tensor \(torch.sparse_coo\); pass them dense: .to_dense\(\)"),
+    Case("nested inputs", lambda m, x, y: check(m, (torch.nested.nested_tensor(list(x), layout=torch.jagged), y)), DataError,
+         r"the inputs are a nested tensor; pad them to one shape \(torch.nested.to_padded_tensor\)"),
+    Case("dataset item that cannot be read", lambda m, x, y: check(m, Items(x, y, broken=5)), DataError,
+         r"reading dataset\[5\] raised OSError: image 5 is truncated; memcheck reads items by index, as a "
+         r"DataLoader does: fix the dataset"),
+    Case("dataset __len__ too long", lambda m, x, y: check(m, Items(x, y, length=60)), DataError,
+         r"reading dataset\[48\] raised IndexError: .*\(len\(dataset\) is 60: is __len__ right\?\)"),
+    Case("dataset.targets too long", lambda m, x, y: check(m, Items(x, y, targets=y.tolist() + [0] * 12)),
+         DataError, r"dataset.targets has 60 labels but len\(dataset\) is 48; they must match, one label per item"),
+    Case("dataset.targets that disagree with the items", lambda m, x, y: check(m, Items(x, y, targets=misfiled(y))),
+         DataError, r"dataset.targets disagrees with the items: it says item \d+ is class \d, but dataset\[\d+\] "
+         r"gives label \d \(\d of 24 drawn items disagree\); fix .targets"),
+    Case("PIL images without a transform", lambda m, x, y: check(m, pil_items(x, y)), DataError,
+         r"the dataset's inputs are PIL.Image.Image images, which a model cannot take; give the dataset the "
+         r"transform used in training, e.g. transform=torchvision.transforms.ToTensor\(\)"),
+    Case("dict items with unknown keys", lambda m, x, y: check(m, Items(x, y, item=lambda x, y: {"a": x, "b": y})),
+         DataError, r"dataset item 0 is a dict with keys 'a', 'b'; name its input and label with "
+         r"keys=\(input_key, label_key\), e.g. keys=\('a', 'b'\)"),
+    Case("keys= naming a missing key", lambda m, x, y: check(m, Items(x, y, item=lambda x, y: {"a": x, "b": y}),
+                                                              keys=("a", "label")), DataError,
+         r"dataset item 0 has no key 'label' \(keys=\); its keys are 'a', 'b'"),
     Case("inputs on the meta device", lambda m, x, y: check(m, (x.to("meta"), y)), DataError,
          r"inputs are on the meta device and hold no values"),
     # settings
@@ -264,6 +394,11 @@ CATALOGUE: list[Case] = [
          MemcheckError, r"random ablation keeps a fraction in \(0, 1\] or a whole number \(> 1\) of units, got 2.5"),
     Case("negative seed", lambda m, x, y: check(m, (x, y), seed=-1), MemcheckError,
          r"seed must be a whole number >= 0, got -1"),
+    Case("residual not a bool", lambda m, x, y: check(m, (x, y), residual="no"), MemcheckError,
+         r"residual must be True or False, got 'no'"),
+    Case("seed beyond torch.Generator's range", lambda m, x, y: check(m, (x, y), seed=2**64), MemcheckError,
+         r"seed must be at most 2\*\*63 - 1 \(torch.Generator's range; repeats use seed, seed \+ 1, ...\), got "
+         r"18446744073709551616"),
     Case("repeats < 1", lambda m, x, y: check(m, (x, y), repeats=0), MemcheckError,
          r"repeats must be a whole number >= 1, got 0"),
     Case("iterations < 1", lambda m, x, y: check(m, (x, y), iterations=0), MemcheckError,

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -20,7 +19,7 @@ from .. import engine
 from ..batches import draw
 from ..factorize import DEFAULT_ITERATIONS
 from ..hooks import inspection
-from ..layers import resolve, trace, validate
+from ..layers import trace
 from ..score import mix
 from ..zoo import Split
 from .records import Record, pack_bits, pack_ints
@@ -58,33 +57,31 @@ CANDIDATES = (
 
 
 def activation_labels(model: nn.Module, x: torch.Tensor) -> list[str]:
-    """Call-site labels of the model's activation modules, in execution order."""
-    names = {m: n for n, m in model.named_modules()}
-    acts = [n for m, n in names.items() if isinstance(m, ACTIVATIONS)]
+    """Call-site labels of the model's activations on its main path, in execution order."""
     model.eval()
     with torch.no_grad():
-        sites, _ = trace(model, lambda: model(x[:4]))
-    return [s.label for s in sites if s.name in acts]
+        sites = trace(model, x[:4]).sites
+    return [s.label for s in sites if s.activation and s.main]
 
 
 def raw_check(model: nn.Module, data: Any, layers: list[str], candidate: Candidate, samples_per_class: int, seed: int) -> dict[str, Any]:
-    """Per-sample, per-k correctness of one candidate: ``correct`` (K, groups, n), ``base`` (groups, n)."""
-    mixed = None
-    if candidate.batches == "mixed":
-        mixed = mix(draw(data, samples_per_class=samples_per_class, seed=seed))
-    ks = mixed.ranks() if mixed is not None else candidate.ks
+    """Per-sample, per-k correctness of one candidate: ``correct`` (K, groups, n), ``base`` (groups, n).
+
+    A mixed-batch candidate is stored in the single-class layout (classes, n).
+    """
+    mixed = candidate.batches == "mixed"
+    ks = None if mixed else candidate.ks
     probe = engine._setup(model, candidate.method, ks, False, DEFAULT_ITERATIONS, seed, None, None, 0.95)
-    with inspection(model) as handles:
-        bt = mixed.batches if mixed is not None else draw(data, samples_per_class=samples_per_class, seed=seed, mode=candidate.batches)
-        sites, base = probe.prepare(bt, handles)
-        selected = resolve(model, sites, layers)
-        if candidate.needs_nonnegative:
-            validate(selected, sites)
-        correct = probe.sweep(bt, selected, handles)
-    if mixed is not None:
-        correct = np.stack([mixed.to_single(torch.from_numpy(c).flatten()).numpy() for c in correct])
-        base = mixed.to_single(torch.from_numpy(base).flatten()).numpy()
-    return {"correct": correct, "base": base, "ks": list(probe.grid), "solver": probe.solver_seconds}
+    with inspection(model):
+        bt = draw(data, samples_per_class=samples_per_class, seed=seed, mode="single" if mixed else candidate.batches)
+        prefix = probe.prepare(bt, layers)
+        if mixed:
+            regroup = mix(tuple(bt.y.shape))
+            correct = regroup.to_single(probe.sweep(prefix, grid=regroup.ranks(), order=regroup.order))
+            grid = regroup.ranks()
+        else:
+            correct, grid = probe.sweep(prefix), probe.grid
+    return {"correct": correct, "base": prefix.base, "ks": list(grid), "solver": probe.solver_seconds}
 
 
 def measure(model: nn.Module, split: Split, samples_per_class: int, seed: int = 0, activation: str = "relu") -> Record:
