@@ -118,7 +118,7 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
         return "give MODEL and DATA ('package.module:callable' or a weights file, and 'package.module:callable'), or --gate NAME"
     drops = [f"--{k.replace('_', '-')}" for k in ("max_drop", "max_score_drop") if getattr(args, k) is not None]
     if drops and args.baseline is None and args.gate is None:
-        return f"{' and '.join(drops)} need --baseline: the fall is measured from the baseline's result"
+        return f"{' and '.join(drops)} and --baseline go together: the fall is measured from the baseline's result"
     if args.plot is not None:
         try:
             import matplotlib  # noqa: F401
@@ -172,11 +172,11 @@ def _report(outcome: Any, inconclusive: str, args: argparse.Namespace) -> int:
     from .gate import INCONCLUSIVE, PASS
 
     record = outcome.to_dict()
-    sys.stdout.write(reporting.terminal_table([record], shutil.get_terminal_size().columns, sys.stdout.isatty()))
+    sys.stdout.write(reporting.terminal_table([outcome], shutil.get_terminal_size().columns, sys.stdout.isatty()))
     print(outcome.explain())
     try:
         if args.json is not None:
-            reporting.json_report([record], args.json)
+            reporting.json_report([outcome], args.json)
             print(f"wrote {args.json}")
         if args.plot is not None:
             from .plots import gate_curve, recorded_baseline

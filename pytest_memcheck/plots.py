@@ -30,6 +30,13 @@ def _pyplot():
     return plt
 
 
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    _pyplot().close(fig)
+    return path
+
+
 def early_stopping(history: list[Record], test_error: Sequence[float], path: Path, stopped: int | None, best_test: int) -> Path:
     """Monitor AuC (raw and smoothed) and test error per epoch, with the stop and the test-error minimum (paper fig. 6)."""
     plt = _pyplot()

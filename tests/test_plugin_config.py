@@ -68,8 +68,8 @@ def test_keyword_and_marker_selection_apply_to_gates_with_right_counts(project):
     [
         ('[tool.memcheck]\nbaseline_dri = "x"\n', "memcheck:*unknown key 'baseline_dri'"),
         ('[tool.memcheck.models.m]\nmodel = "a:b"\n', "memcheck:*needs 'data'"),
-        ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\n', "memcheck:*sets no threshold"),
         ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = 2\n', "memcheck:*between 0 and 1"),
+        ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\nmax_score_drop = -0.1\n', "memcheck:*between 0 and 1"),
         ('[tool.memcheck.models.m]\nmodel = "a:b"\ndata = "a:c"\nmin_auc = "high"\n', "memcheck:*must be a float"),
         ("[tool.memcheck\n", "pyproject.toml: Expected*"),
         # issue 10: near-miss table names are errors, not silently dropped gates

@@ -42,12 +42,12 @@ def test_plots_per_gate_with_the_baseline_and_the_step_summary(project, monkeypa
     result.assert_outcomes(passed=1, failed=1)
     folder = project.path / "out" / "curves"
     assert sorted(p.name for p in folder.iterdir()) == ["clean.png", "memorizing.png"]
-    assert _png_size(folder / "clean.png") == (460, 288)
+    assert _png_size(folder / "clean.png") == (676, 273)  # two panels: the single-class curve and the score's
     # the clean gate compared with its baseline, whose curve is drawn; the other has none
     recorded = (project.path / "tests" / "memcheck" / "clean.json").read_text()
     assert drawn["clean"] is not None and f'"auc": {drawn["clean"]["auc"]}' in recorded
     assert drawn["memorizing"] is None
-    assert "k-vs-accuracy curves: one PNG per model in `out/curves/`" in summary.read_text()
+    assert "k-vs-accuracy curves: one PNG per gate in <code>out/curves/</code>" in summary.read_text()
 
 
 def test_without_matplotlib_the_option_says_what_to_install(project, monkeypatch):
@@ -58,26 +58,18 @@ def test_without_matplotlib_the_option_says_what_to_install(project, monkeypatch
     result.stderr.fnmatch_lines(["*--memcheck-plots needs matplotlib: pip install 'pytest-memcheck[[]plot[]]'*"])
 
 
-def _result(samples: np.ndarray, ci: tuple[float, float]) -> dict:
-    return {"samples": samples.tolist(), "auc_ci": ci, "settings": {"confidence": 0.95}}
-
-
-def test_band_is_wilsons_interval_on_the_samples_the_gates_interval_is_worth():
-    """Independent samples: Wilson's interval on all 200; clustered 10x wider in variance: on 20."""
-    from scipy.stats import binomtest
+def test_band_is_the_stratified_interval_of_each_k():
+    """Per k, the band is the normal interval of a stratified bootstrap of the samples (classes fixed)."""
+    from pytest_memcheck import stats
 
     rng = np.random.default_rng(0)
-    samples = rng.uniform(0, 1, size=(10, 20))
-    half = NormalDist().inv_cdf(0.975) * samples.std(ddof=1) / np.sqrt(samples.size)
-    mean = samples.mean()
-    for inflation, n in ((1.0, 200), (np.sqrt(10), 20)):
-        lo, hi = plots._interval(_result(samples, (mean - inflation * half, mean + inflation * half)), np.array([0.5]))
-        wilson = binomtest(n // 2, n).proportion_ci(0.95, method="wilson")
-        assert (lo[0], hi[0]) == pytest.approx((wilson.low, wilson.high), abs=1e-9)
-    # an interval narrower than independent samples would give is not taken at its word
-    lo, hi = plots._interval(_result(samples, (mean - half / 2, mean + half / 2)), np.array([0.5]))
-    wilson = binomtest(100, 200).proportion_ci(0.95, method="wilson")
-    assert (lo[0], hi[0]) == pytest.approx((wilson.low, wilson.high), abs=1e-9)
+    correct = rng.random((3, 10, 20)) < np.linspace(0.2, 0.95, 10)[None, :, None]  # (K, classes, samples)
+    groups = correct.mean(axis=2).T  # (classes, K)
+    lo, hi = plots.band(groups, 20, 0.95)
+    for k in range(3):
+        boot_lo, boot_hi = stats.bootstrap_ci(correct[k].astype(float), n_boot=20000, seed=1)
+        assert (lo[k], hi[k]) == pytest.approx((boot_lo, boot_hi), abs=0.01)
+    assert np.all(plots.band(np.ones((10, 3)), 20, 0.95)[0] == 1)  # every sample right: no spread
 
 
 def test_the_shipped_workflow_writes_and_uploads_the_curves():

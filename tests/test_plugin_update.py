@@ -52,7 +52,7 @@ def test_update_refuses_to_record_a_model_below_its_floor(project):
     project.configure(project.model_table("memorizing", extra="min_auc = 0.4\nmax_drop = 0.1\n"))
     result = project.run("--memcheck", "--memcheck-update")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*was NOT updated: the model fails its floor*"])
+    result.stdout.fnmatch_lines(["*was NOT recorded: the model fails its floor*"])
     assert not (project.path / "tests" / "memcheck" / "memorizing.json").exists()
 
 

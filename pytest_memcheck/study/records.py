@@ -45,7 +45,7 @@ def append(sink: Path, record: Record) -> None:
 
 def load(path: Path) -> list[Record]:
     """Records of a study folder (every ``records*.jsonl`` in it, one per worker) or of one file."""
-    files: Iterable[Path] = sorted(path.glob("records*.jsonl")) if path.is_dir() else [path]
+    files: Iterable[Path] = sorted(path.glob("records-*.jsonl")) if path.is_dir() else [path]
     out = []
     for f in files:
         out += [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]

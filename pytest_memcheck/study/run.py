@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 
 from .. import zoo
+from ..errors import MemcheckError
 from . import records
 from .datasets import subset
 from .families import FAMILIES, Family
@@ -57,6 +58,13 @@ def run_spec(
         if f"{spec.key}@{tag}" in done:
             return
         t0 = time.perf_counter()
+        try:
+            checks = measure(model, split, per_class, seed=0, activation=family.activation)
+        except MemcheckError as exc:  # e.g. a run that diverged to NaN: counted, not measured
+            log(f"# {spec.key}@{tag}: not measured: {exc}")
+            if sink is not None:
+                records.append(sink.with_name("unmeasured.jsonl"), {"run": spec.key, "epoch_tag": tag, "error": str(exc)})
+            return
         test_acc, per_class_acc = clean_accuracy(model, split.x_test, split.y_test)
         r = {
             "run": spec.key,
@@ -75,7 +83,7 @@ def run_spec(
             "noisy_fraction": float(split.noisy.float().mean()),
             "test_error": 1.0 - test_acc,
             "test_accuracy_per_class": per_class_acc,
-            **measure(model, split, per_class, seed=0, activation=family.activation),
+            **checks,
         }
         r["seconds"] = time.perf_counter() - t0
         if weights is not None:
