@@ -500,7 +500,7 @@ def _summarize(
     auc = float(sample_auc.mean())
     base_accuracy = float(base.mean())
     confidence, seed = settings["confidence"], settings["seed"]
-    ci = stats.bootstrap_ci(sample_auc, confidence=confidence, seed=seed)
+    ci = stats.bootstrap_ci(sample_auc, confidence=confidence, seed=seed, resample_groups=True)
     score = score_ci = None
     score_samples: list[list[float | None]] = []
     score_curve: dict[float, float] = {}
@@ -543,12 +543,13 @@ def _summarize(
     )
 
 
-def _score_sweep(probe: _Probe, prefix: Prefix) -> tuple[tuple[float, ...], np.ndarray]:
-    """The score's sweep over a single-class draw's prefix: its mixed batches, compressed with :data:`score.METHOD`.
+def _score_sweep(probe: _Probe, single: Batches, structure: Trace) -> tuple[tuple[float, ...], np.ndarray]:
+    """The score's sweep of a single-class draw: its mixed batches, at the score's layers, with :data:`score.METHOD`.
 
     Returns the ranks and the outcome ``(K, classes, n)`` in the draw's single-class layout.
     """
-    mixed = score_mod.mix(prefix.batches.y.shape)
+    prefix = probe.prepare(single, score_mod.layers(structure.sites), structure)
+    mixed = score_mod.mix(tuple(single.y.shape))
     compressor = Compressor(score_mod.METHOD, iterations=probe.compressor.iterations, seed=probe.compressor.seed)
     ranks = mixed.ranks()
     outcome = probe.sweep(prefix, compressor=compressor, grid=ranks, order=mixed.order)
@@ -704,17 +705,18 @@ def check(
     with inspection(inner):
         for r in range(repeats):
             bt = draw(data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, mode=batches, keys=keys)
-            prefix = probe.prepare(bt, own_layers if r == 0 else labels)
+            structure = probe.trace(bt.x.to(probe.device))
+            prefix = probe.prepare(bt, own_layers if r == 0 else labels, structure)
             labels = [s.label for s in prefix.selected]
             runs.append((bt, probe.sweep(prefix), prefix.base))
             missing = _missing_classes(prefix) if classes is None else None
             if missing:
                 probe.notes.append(missing)
-            if score:
-                if batches != "single":  # the score regroups a single-class draw of the same samples
-                    single = draw(data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, keys=keys)
-                    prefix = probe.prepare(single, labels)
-                scored.append(_score_sweep(probe, prefix))
+            if score:  # the score regroups a single-class draw of the same samples
+                single = bt if batches == "single" else draw(
+                    data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, keys=keys
+                )
+                scored.append(_score_sweep(probe, single, structure))
     settings = _settings(
         probe,
         layers=None if own_layers is None else ([own_layers] if isinstance(own_layers, str) else list(own_layers)),

@@ -83,8 +83,10 @@ class Thresholds:
 
     With no argument: the calibrated defaults, a floor on the score
     (``min_score``) and, when a baseline is recorded, a limit on its fall
-    (``max_score_drop``). Any explicit value replaces the defaults entirely:
-    ``min_auc`` is a floor and ``max_drop`` a fall limit on the paper's AuC.
+    (``max_score_drop``, a share of the baseline's score: 0.1 lets a score of
+    0.9 fall to 0.81). Any explicit value replaces the defaults entirely:
+    ``min_auc`` is a floor and ``max_drop`` a fall limit (in AuC units) on the
+    paper's AuC.
     """
 
     min_auc: float | None = None
@@ -233,16 +235,20 @@ def _regression(
         baseline_ci=ci_then,
         confidence=result.settings.get("confidence", 0.95),
         seed=result.settings.get("seed", 0),
+        resample_groups=not score,  # as each quantity's own interval (stats.bootstrap_ci)
     )
-    status = _side(ci, -max_drop)
+    # the score's limit is a share of the baseline's score (calibrated that way: one share fits every family)
+    limit = max_drop * then if score else max_drop
+    status = _side(ci, -limit)
     where = {PASS: "within", FAIL: "beyond", INCONCLUSIVE: "straddling"}[status]
     how = {"samples": "paired on the same samples", "classes": "paired by class"}.get(pairing or "", "independent draws")
     half = (ci[1] - ci[0]) / 2
+    allowed = f"{key} {max_drop:.3f}" + (f" of the baseline's score = {limit:.3f}" if score else "")
     reason = (
         f"{what} {now:.3f} vs the baseline's {then:.3f}: change {delta:+.3f} ({_level(result)} {ci[0]:+.3f} to "
-        f"{ci[1]:+.3f}, {how}) is {where} {key} {max_drop:.3f}; it detects a fall of {max_drop + half:.3f} or more"
+        f"{ci[1]:+.3f}, {how}) is {where} {allowed}; it detects a fall of {limit + half:.3f} or more"
     )
-    return _Check(status, reason + (_NARROW if status == INCONCLUSIVE else ""), delta + max_drop, then - max_drop, half, max_drop + half)
+    return _Check(status, reason + (_NARROW if status == INCONCLUSIVE else ""), delta + limit, then - limit, half, limit + half)
 
 
 def at_chance(fit: float, outputs: int | None, n: int) -> bool:

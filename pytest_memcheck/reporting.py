@@ -54,9 +54,10 @@ def _limit(o: Outcome) -> str:
         if floor is not None:
             parts.append(f">= {floor:.3f}")
     if o.baseline_state == BaselineState.COMPARED:
-        for drop, recorded in ((t.max_score_drop, o.baseline_score), (t.max_drop, o.baseline_auc)):
-            if drop is not None and recorded is not None:
-                parts.append(f">= {recorded - drop:.3f} (baseline {recorded:.3f})")
+        if t.max_score_drop is not None and o.baseline_score is not None:  # a share of the baseline's score
+            parts.append(f">= {o.baseline_score * (1 - t.max_score_drop):.3f} (baseline {o.baseline_score:.3f})")
+        if t.max_drop is not None and o.baseline_auc is not None:
+            parts.append(f">= {o.baseline_auc - t.max_drop:.3f} (baseline {o.baseline_auc:.3f})")
     return "; ".join(parts) or "-"
 
 

@@ -12,8 +12,13 @@ validation zoo keep most predictions, memorizing ones lose them, on one scale
 (docs/validation.md: chosen among the paper's checks and their combinations
 with one model family held out).
 
-Mixed batches regroup the single-class draw itself (no second draw, and the
-uncompressed prefix of the network is not run again): classes are split into
+The score compresses every activation on the network's main path together
+(:func:`layers`), not only the final block: a deep network's final layers
+can hold each class on fewer directions than there are classes whether it
+memorized or not (its memorization happens earlier), and the validation zoo's
+deep MLPs are scored right only with every layer compressed.
+
+Mixed batches regroup the single-class draw itself (no second draw): classes are split into
 blocks of at most :data:`CLASSES_PER_BATCH`, and each batch holds
 :data:`PER_CLASS` samples of every class of its block. Per-sample values are
 mapped back to the single-class layout ``(classes, samples)``, so a baseline
@@ -34,8 +39,18 @@ CLASSES_PER_BATCH = 10
 PER_CLASS = 5
 #: Ranks as multiples of the classes in a batch: 6, 8, 12, 16, 24, 32 for ten classes.
 RANK_FRACTIONS = (0.6, 0.8, 1.2, 1.6, 2.4, 3.2)
-#: The compression the score applies to mixed batches (the calibrated choice).
+#: The compression the score applies to mixed batches (the calibrated choice: PCA needs no
+#: non-negativity, so the score is the same quantity on ReLU, GELU or SiLU networks).
 METHOD = "pca"
+#: The score compresses every activation on the main path, at most this many (the last ones):
+#: every network of the validation zoo has at most seven, so there it compresses all of them.
+MAX_LAYERS = 8
+
+
+def layers(sites) -> list[str]:
+    """The layers the score compresses: the last :data:`MAX_LAYERS` live activations on the model's main path."""
+    live = [s.label for s in sites if s.activation and s.main and s.nonzero > 0]
+    return live[-MAX_LAYERS:]
 
 
 @dataclass(frozen=True)

@@ -11,36 +11,45 @@ _CHUNK = 250
 
 
 def bootstrap_ci(
-    sample_auc: np.ndarray, *, confidence: float = 0.95, n_boot: int = 2000, seed: int = 0
+    sample_auc: np.ndarray,
+    *,
+    confidence: float = 0.95,
+    n_boot: int = 2000,
+    seed: int = 0,
+    resample_groups: bool = False,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean, resampling samples within each group.
+    """Percentile bootstrap interval of the mean of per-sample values ``(groups, n)``.
 
-    ``sample_auc`` is ``(groups, n)``: each sample's accuracy averaged over the
-    k grid (or the score's per-sample values). Groups are the class batches
-    (and the batches of repeated draws). The groups are not resampled: every
-    class of the data is checked, so the only chance in a check is which
-    samples of each class it drew. Over 8 draws of the same models, the spread
-    of the score matched this interval, while resampling the classes too made
-    it 3 to 10 times wider (docs/validation.md). NaN marks a sample that is not
-    scored: each resample averages the scored ones.
+    Groups are the class batches (and the batches of repeated draws). By
+    default only the samples within each group are resampled: every class of
+    the data is checked, so the chance in a check is which samples of each class
+    it drew. That matches how much the score moves between draws
+    (docs/validation.md). The single-class AuC moves more: each class batch is
+    factorized as a whole, so which samples share a batch changes every
+    sample's outcome at once; ``resample_groups=True`` (a two-level bootstrap:
+    groups, then samples) covers that. NaN marks a sample that is not scored:
+    each resample averages the scored ones.
     """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     rng = np.random.default_rng(seed)
-    return _quantiles(_resampled_means(sample_auc, rng, n_boot), confidence)
+    return _quantiles(_resampled_means(sample_auc, rng, n_boot, resample_groups=resample_groups), confidence)
 
 
-def _resampled_means(values: np.ndarray, rng: np.random.Generator, n_boot: int, joint: np.ndarray | None = None) -> np.ndarray:
-    """``n_boot`` means of ``values`` with the samples of each group resampled (stratified bootstrap).
+def _resampled_means(
+    values: np.ndarray, rng: np.random.Generator, n_boot: int, joint: np.ndarray | None = None, resample_groups: bool = False
+) -> np.ndarray:
+    """``n_boot`` means of ``values`` with the samples of each group resampled (and the groups too, if asked).
 
     With ``joint``, an array of the same shape, the same resampled positions
     also give its means: ``(means of values, means of joint)`` (a paired bootstrap).
     """
     groups, n = values.shape
-    rows = np.arange(groups)[None, :, None]
     out, paired = [], []
     for start in range(0, n_boot, _CHUNK):
-        s = rng.integers(0, n, size=(min(_CHUNK, n_boot - start), groups, n))
+        size = min(_CHUNK, n_boot - start)
+        rows = rng.integers(0, groups, size=(size, groups))[:, :, None] if resample_groups else np.arange(groups)[None, :, None]
+        s = rng.integers(0, n, size=(size, groups, n))
         out.append(_mean(values[rows, s], axis=(1, 2)))
         if joint is not None:
             paired.append(_mean(joint[rows, s], axis=(1, 2)))
@@ -98,6 +107,7 @@ def difference_ci(
     confidence: float = 0.95,
     seed: int = 0,
     n_boot: int = 2000,
+    resample_groups: bool = False,
 ) -> tuple[float, tuple[float, float]]:
     """Change of the AuC from a baseline, with its interval.
 
@@ -113,10 +123,17 @@ def difference_ci(
     same_classes = pairing == "classes" and candidate.ndim == baseline.ndim == 2 and candidate.shape[0] == baseline.shape[0]
     rng = np.random.default_rng(seed)
     if same_samples:
-        now, then = _resampled_means(candidate, rng, n_boot, joint=baseline)
+        now, then = _resampled_means(candidate, rng, n_boot, joint=baseline, resample_groups=resample_groups)
         return delta, _quantiles(now - then, confidence)
     if same_classes:
         # other samples of the same classes: each side resampled within each class on its own
-        return delta, _quantiles(_resampled_means(candidate, rng, n_boot) - _resampled_means(baseline, rng, n_boot), confidence)
+        if resample_groups:  # the same classes drawn for both, so that what the classes share cancels
+            state = rng.bit_generator.state
+            now = _resampled_means(candidate, rng, n_boot, resample_groups=True)
+            rng.bit_generator.state = state
+            then = _resampled_means(baseline, rng, n_boot, resample_groups=True)
+        else:
+            now, then = _resampled_means(candidate, rng, n_boot), _resampled_means(baseline, rng, n_boot)
+        return delta, _quantiles(now - then, confidence)
     half = float(np.hypot((candidate_ci[1] - candidate_ci[0]) / 2, (baseline_ci[1] - baseline_ci[0]) / 2))
     return delta, (delta - half, delta + half)

@@ -280,9 +280,11 @@ def test_score_regression_is_paired_on_the_same_samples_and_reports_what_it_dete
     cand = result(score=0.725, score_samples=[[v - 0.2 for v in row] for row in values])
     verdict = decide(cand, Thresholds(max_score_drop=0.05), base)
     assert verdict.status == FAIL and "paired on the same samples" in verdict.reasons[0]
-    assert "change -0.200" in verdict.reasons[0] and "max_score_drop 0.050" in verdict.reasons[0]
-    assert verdict.detectable == pytest.approx(0.05)  # a constant shift: a zero-width interval
-    assert "it detects a fall of 0.050 or more" in verdict.reasons[0]
+    # the score's limit is a share of the baseline's score: 5% of 0.925
+    assert "change -0.200" in verdict.reasons[0] and "max_score_drop 0.050 of the baseline's score = 0.046" in verdict.reasons[0]
+    assert verdict.detectable == pytest.approx(0.05 * 0.925)  # a constant shift: a zero-width interval
+    assert verdict.threshold == pytest.approx(0.925 * 0.95)
+    assert "it detects a fall of 0.046 or more" in verdict.reasons[0]
 
 
 def test_samples_the_score_leaves_out_are_ignored_in_a_comparison():

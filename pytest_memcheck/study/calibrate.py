@@ -55,6 +55,7 @@ class Formula:
         parts = " + ".join(c + ("" if ks is None else f"[k>={min(ks):g}]") for c, ks in self.parts)
         return f"{parts} ({self.normalize})"
 
+
     def available(self, m: Measured) -> bool:
         return all(m.has(c) for c, _ in self.parts)
 
@@ -209,13 +210,22 @@ def _plateau_middle(values: np.ndarray, goodness: np.ndarray) -> float:
 
 
 def choose_floor(rows: Sequence[Scored]) -> float:
-    """The floor that fails no clean model and passes no memorizing one, deciding the most; mid-plateau.
+    """The middle of the floors that fail no clean model and pass no memorizing one (the widest margin to both).
 
-    Chosen on the label-noise models (trained to fit); the fit guard is chosen after it.
+    A clean model fails when its whole interval is below the floor, a memorizing
+    one passes when its whole interval is at or above it: every floor between the
+    highest lower bound of the memorizing models and the lowest upper bound of
+    the clean ones makes no error. Its middle leaves the most room to a family
+    not seen here, on either side. Without such a floor: the fewest errors.
+    Chosen on the label-noise models (trained to fit); the fit guard comes after it.
     """
-    judged = [r for r in rows if r.model.regime == "noise"]
+    noise = [r for r in rows if r.model.regime == "noise"]
+    clean_hi = min((r.ci[1] for r in noise if clean(r.model)), default=1.0)
+    memorizing_lo = max((r.ci[0] for r in noise if memorizing(r.model)), default=0.0)
+    if memorizing_lo < clean_hi:
+        return float((memorizing_lo + clean_hi) / 2)
     grid = np.round(np.arange(0.0, 1.0005, 0.0025), 4)
-    goodness = np.array([_floor_goodness(judged, t) for t in grid])
+    goodness = np.array([_floor_goodness(noise, t) for t in grid])
     return _plateau_middle(grid, goodness)
 
 
@@ -264,12 +274,18 @@ def judge_floor(family: str, rows: Sequence[Scored], floor: float, fit_guard: fl
 
 
 def choose_fit_guard(rows: Sequence[Scored], floor: float) -> float:
-    """The lowest fit at and above which no innocent model fails the floor (models below it are 'underfit').
+    """The fit below which a model is 'underfit' (not judged): the middle of the fits that would make no error.
 
-    At least 0.5: a model that fits less than half of its training samples has not learned them.
+    An innocent model that fails the floor must be below the guard (not judged),
+    a memorizing one (it fits its training samples) must be above it (judged):
+    the middle of the highest fit of a failing innocent model and the lowest fit
+    of a memorizing one, as for the floor. At least 0.5: a model that fits
+    fewer than half of its training samples has not learned them.
     """
     failing = [r.model.fit for r in rows if innocent(r.model) and side(r.ci, floor) == "fail"]
-    return float(min(1.0, max(0.5, max(failing, default=0.0) + 0.01)))
+    fitting = [r.model.fit for r in rows if memorizing(r.model)]
+    low, high = max(failing, default=0.0), min(fitting, default=1.0)
+    return float(max(0.5, (low + high) / 2 if low < high else min(1.0, low + 0.01)))
 
 
 # --------------------------------------------------------------------------- regressions
@@ -339,11 +355,13 @@ class Choice:
     fit_guard: float
     max_drop: float
     relative: bool
+    #: Half-width beyond which an interval cannot tell a typical clean model from the floor.
+    max_half_width: float
 
     def to_dict(self) -> dict:
         return {
             "formula": self.formula.name, "min_score": self.floor, "min_fit": self.fit_guard,
-            "max_score_drop": self.max_drop, "relative_drop": self.relative,
+            "max_score_drop": self.max_drop, "relative_drop": self.relative, "max_half_width": self.max_half_width,
         }
 
 
@@ -385,14 +403,31 @@ class Calibration:
         fit_guard = choose_fit_guard(rows, floor)
         changes = self.changes(formula, pairs(rows))
         drops = {rel: _choose_drop(changes, rel) for rel in (False, True)}
-        relative = max(drops, key=lambda rel: (_drop_goodness(changes, drops[rel], rel), not rel))
-        return Choice(formula, floor, fit_guard, drops[relative], relative)
+        relative = max(drops, key=lambda rel: (drops[rel][1], not rel))  # the wider relative margin
+        typical = float(np.median([r.score for r in rows if r.model.regime == "noise" and clean(r.model)]))
+        return Choice(formula, floor, fit_guard, drops[relative][0], relative, typical - floor)
 
 
-def _choose_drop(changes, relative: bool) -> float:
+def _choose_drop(changes, relative: bool) -> tuple[float, float]:
+    """The middle of the limits that pass no retrain's certain fall and catch every p >= 0.2 regression.
+
+    A comparison fails when its whole interval of change is below ``-limit``: the
+    limit must exceed every retrain's certain fall (minus its upper bound) and
+    stay below every regression's. Returns the limit and its relative margin
+    (the room on either side over the limit); without room, the fewest errors.
+    """
+    def fall(p, ci):  # the certain fall: minus the upper bound of the change, relative to the baseline's score
+        return -ci[1] / (p.baseline.score if relative else 1.0)
+
+    retrains = [fall(p, ci) for p, ci in changes if p.kind == "retrain"]
+    regressions = [fall(p, ci) for p, ci in changes if p.kind != "retrain" and p.candidate.model.p >= REGRESSION_P]
+    low, high = max(retrains, default=0.0), min(regressions, default=1.0)
+    if low < high:
+        middle = (low + high) / 2
+        return float(middle), float((high - low) / 2 / middle) if middle > 0 else 0.0
     grid = np.round(np.arange(0.0025, 0.6, 0.0025), 4)
     goodness = np.array([_drop_goodness(changes, d, relative) for d in grid])
-    return _plateau_middle(grid, goodness)
+    return _plateau_middle(grid, goodness), 0.0
 
 
 # --------------------------------------------------------------------------- held-out judgement
@@ -485,12 +520,13 @@ def sensitivity(cal: Calibration, choice: Choice, sizes: Sequence[int] = (10, 20
                 continue
             b, c = p.baseline.values[:, :n], p.candidate.values[:, :n]
             _, (lo, hi) = stats.difference_ci(c, b, pairing=p.pairing, candidate_ci=(0, 0), baseline_ci=(0, 0))
-            drops.append((hi - lo) / 2)
+            limit = choice.max_drop * p.baseline.score if choice.relative else choice.max_drop
+            drops.append(((hi - lo) / 2, limit + (hi - lo) / 2))
         out.append({
             "samples_per_class": n,
             "score_half_width": float(np.median(halves)),
-            "retrain_change_half_width": float(np.median(drops)) if drops else math.nan,
-            "detectable_drop": choice.max_drop + (float(np.median(drops)) if drops else math.nan),
+            "retrain_change_half_width": float(np.median([d[0] for d in drops])) if drops else math.nan,
+            "detectable_drop": float(np.median([d[1] for d in drops])) if drops else math.nan,
         })
     return out
 
@@ -523,6 +559,7 @@ def summarize(ms: Sequence[Measured]) -> dict:
         "auc_by_family_p": _table_by(noise_final(ms), lambda m: (m.family, m.p), lambda m: m.record["checks"].get("nmf", m.record["checks"]["pca"])["auc"]),
         "test_error_by_family_p": _table_by(noise_final(ms), lambda m: (m.family, m.p), lambda m: m.test_error),
         "sensitivity": sensitivity(cal, final),
+        "paper_checks": paper_checks(ms),
         "models_table": [
             {
                 "key": m.key, "family": m.family, "regime": m.regime, "p": m.p, "seed": m.seed, "size": m.size,
@@ -537,6 +574,18 @@ def summarize(ms: Sequence[Measured]) -> dict:
     if other:
         summary["other_activations"] = non_relu(other, cal, final)
     return summary
+
+
+def paper_checks(ms: Sequence[Measured]) -> list[dict]:
+    """Per family: Spearman of the paper's single-class AuCs (NMF, PCA, random ablation) with p, label-noise models."""
+    rows = []
+    for family, g in sorted(group_by(noise_final(ms), lambda m: m.family).items()):
+        row = {"family": family}
+        for check in ("nmf", "pca", "random"):
+            if all(m.has(check) for m in g):
+                row[check] = spearman([m.record["checks"][check]["auc"] for m in g], [m.p for m in g])
+        rows.append(row)
+    return rows
 
 
 def non_relu(ms: Sequence[Measured], cal: Calibration, final: Choice) -> dict:

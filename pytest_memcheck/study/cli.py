@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from . import calibrate, records, regimes, report, run
+from . import calibrate, intervals, records, regimes, report, run
 from .families import FAMILIES
 from .models import decode
 
@@ -22,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("study-out"), help="folder for records, weights, summary, report, plots")
     parser.add_argument("--workers", type=int, default=1, help="training processes, one torch thread each (default 1)")
     parser.add_argument("--report-only", action="store_true", help="recalibrate and report from the records in --out")
+    parser.add_argument(
+        "--intervals", action="store_true",
+        help="also check the seed-0 models at p = 0, 0.2, 0.4 with 8 draw seeds: do the intervals cover the spread?",
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNGs (no matplotlib needed)")
 
 
@@ -35,6 +39,9 @@ def main(args: argparse.Namespace) -> int:
     """Train and measure what is missing in ``--out``, then calibrate and report."""
     if not args.report_only:
         run.run(specs_from_args(args), args.out, workers=args.workers)
+    if args.intervals:
+        rows = intervals.measure(args.out)
+        (args.out / "intervals.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
     return write_report(args.out, plots=not args.no_plots)
 
 
@@ -44,6 +51,9 @@ def write_report(out: Path, plots: bool = True) -> int:
     if not ms:
         raise SystemExit(f"no records in {out}: run memcheck study --out {out} first")
     summary = calibrate.summarize(ms)
+    spread = out / "intervals.json"
+    if spread.exists():
+        summary["intervals"] = json.loads(spread.read_text(encoding="utf-8"))
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     text = report.markdown(summary)
     (out / "report.md").write_text(text, encoding="utf-8")

@@ -46,7 +46,8 @@ def measure(out: Path, draws: int = DRAWS, log: Callable[[str], None] = print) -
     rows = []
     for r in chosen(records.load(out)):
         model, split = load_model(r, out)
-        results = [engine.check(model, split.train, seed=seed, score=r["activation"] == "relu") for seed in range(draws)]
+        method = "nmf" if r["activation"] == "relu" else "pca"  # NMF needs non-negative activations
+        results = [engine.check(model, split.train, seed=seed, method=method) for seed in range(draws)]
         row = {"run": r["run"], "family": r["family"], "p": r["p"]}
         for name, value, ci in (("score", "score", "score_ci"), ("auc", "auc", "auc_ci")):
             if getattr(results[0], value) is None:

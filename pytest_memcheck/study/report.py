@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Sequence
 
+import numpy as np
+
 from .analysis import group_by
 
 VERDICTS = ("pass", "inconclusive", "fail", "underfit", "at chance")
@@ -169,6 +171,8 @@ def markdown(summary: dict[str, Any]) -> str:
         table(_by_family_p(summary["test_error_by_family_p"]), ["family", *p_cols]),
         "### The paper's single-class NMF AuC per family and p (PCA for non-ReLU families)",
         table(_by_family_p(summary["auc_by_family_p"]), ["family", *p_cols]),
+        "### The paper's single-class checks: Spearman of their AuC with p, per family",
+        table(summary["paper_checks"], ["family", "nmf", "pca", "random"]),
         "### Score candidates on every family (in-sample), best first",
         table(summary["ranking"], ["formula", "spearman_noise", "spearman_all", "separation"]),
         "### Samples per class: interval half-width and smallest detectable fall (subsampled draws)",
@@ -179,9 +183,26 @@ def markdown(summary: dict[str, Any]) -> str:
             ["family", "dataset", "kind", "activation", "models", "clean_test_error"],
         ),
     ]
+    if "intervals" in summary:
+        parts += ["### Do the intervals cover the spread between draws? (8 draw seeds per model)", table(interval_rows(summary), ["family", "models", "score sd", "score half-width", "score: other draws inside", "AuC sd", "AuC half-width", "AuC: other draws inside"], {"score sd": ".4f", "AuC sd": ".4f", "score half-width": ".4f", "AuC half-width": ".4f", "score: other draws inside": ".2f", "AuC: other draws inside": ".2f"})]
     if "other_activations" in summary:
         parts += ["### Non-ReLU families (never used for calibration)", *_other(summary["other_activations"])]
     return "\n\n".join(parts) + "\n"
+
+
+def interval_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per family: the spread of each quantity over draws, its interval's half-width, and how often another draw falls inside."""
+    rows = []
+    for family, ms in sorted(group_by(summary["intervals"], lambda r: r["family"]).items()):
+        row: dict[str, Any] = {"family": family, "models": len(ms)}
+        for key, word in (("score", "score"), ("auc", "AuC")):
+            got = [m[key] for m in ms if key in m]
+            if got:
+                row[f"{word} sd"] = float(np.median([g["sd"] for g in got]))
+                row[f"{word} half-width"] = float(np.median([g["half_width"] for g in got]))
+                row[f"{word}: other draws inside"] = float(np.mean([g["other_draws_inside"] for g in got]))
+        rows.append(row)
+    return rows
 
 
 def _other(o: dict[str, Any]) -> list[str]:
