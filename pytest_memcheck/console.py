@@ -6,31 +6,27 @@ from typing import Mapping
 
 from rich.table import Table
 
+from .gate import Verdict
 from .result import CheckResult
 
 
-def results_table(results: Mapping[str, CheckResult], title: str = "memcheck") -> Table:
-    """One row per named result: AuC with its interval, score, base accuracy, flags."""
+def _ci(value: float, ci: tuple[float, float] | None) -> str:
+    return f"{value:.3f}" if ci is None else f"{value:.3f} ({ci[0]:.2f}-{ci[1]:.2f})"
+
+
+def verdicts_table(models: Mapping[str, tuple[Mapping[str, CheckResult], Verdict]], title: str = "memcheck") -> Table:
+    """One row per model: the paper's AuC for each method, the score and the default verdict (fits 80 columns)."""
     table = Table(title=title, title_justify="left")
-    for name, justify in (("model", "left"), ("method", "left"), ("AuC", "right"), ("95% CI", "right"),
-                          ("score", "right"), ("base acc.", "right"), ("time", "right"), ("notes", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    layers = set()
-    for name, r in results.items():
-        layers.add(", ".join(r.layers))
-        lo, hi = r.auc_ci
-        table.add_row(
-            name,
-            r.method if r.settings.get("batches", "single") == "single" else f"{r.method} (multi)",
-            f"{r.auc:.3f}",
-            f"{lo:.2f}-{hi:.2f}",
-            "-" if r.score is None else f"{r.score:.3f}",
-            f"{r.base_accuracy:.3f}",
-            f"{r.timings.get('total', 0.0):.2f}s",
-            "saturated" if r.saturated else "",
-        )
-    if len(layers) == 1:
-        table.caption = f"compressed layers: {layers.pop()}"
+    methods = list(next(iter(models.values()))[0]) if models else []
+    table.add_column("model")
+    for method in methods:
+        table.add_column(f"{method} AuC", justify="right")
+    table.add_column("score (95% CI)", justify="right")
+    table.add_column("verdict")
+    for name, (results, verdict) in models.items():
+        scored = next((r for r in results.values() if r.score is not None), None)
+        score = "-" if scored is None else _ci(scored.score, scored.score_ci)
+        table.add_row(name, *(f"{results[m].auc:.3f}" for m in methods), score, verdict.status.label)
     return table
 
 

@@ -16,13 +16,16 @@ import torch
 from torch import nn
 
 from pytest_memcheck import config, zoo
+from pytest_memcheck.gate import Thresholds
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"^```(\w+)\n(.*?)^```", README, re.M | re.S)
 TOML = [code for lang, code in BLOCKS if lang == "toml"]
 PYTHON = [code for lang, code in BLOCKS if lang == "python"]
-FIXTURE = [code for code in PYTHON if "def test_" in code]
-LIBRARY = [code for code in PYTHON if "def test_" not in code]
+FIXTURE = [code for code in PYTHON if "def test_" in code and "(memcheck)" in code]
+#: The gate-fixture block is examples/digits_project/tests/test_gate_fixtures.py, run by test_plugin_gate_fixtures;
+#: the Lightning block trains for 100 epochs, as examples/lightning_early_stopping.py (test_lightning) does.
+LIBRARY = [code for code in PYTHON if "def test_" not in code and "lightning" not in code]
 
 MYPKG_MODELS = '''
 from pathlib import Path
@@ -116,13 +119,14 @@ def readme_project(pytester: pytest.Pytester, clean_cnn) -> pytest.Pytester:
 def test_the_gate_section_runs_as_written(readme_project):
     run = lambda *args: readme_project.runpytest("-p", "no:cacheprovider", "--memcheck", *args)  # noqa: E731
     first = run("--memcheck-report=report.json")
-    # two gates with max_drop have no baseline yet; the floor-only gate passes
+    # the two gates on the default thresholds have no baseline yet; the AuC-floor gate passes
     first.assert_outcomes(passed=1, failed=2)
     first.stdout.fnmatch_lines(["*has no baseline to compare with*", "*record one with pytest --memcheck --memcheck-update"])
     models = {m["name"]: m for m in json.loads((readme_project.path / "report.json").read_text())["models"]}
     assert models["candidate"]["result"]["layers"] == ["features.3", "features.6"]
-    assert models["candidate_weights"]["status"] == "pass"
-    assert models["test_readme_example.test_classifier_generalizes"]["min_auc"] == 0.6
+    assert models["candidate"]["min_score"] == Thresholds().min_score and models["candidate"]["min_auc"] is None
+    assert models["candidate_weights"]["status"] == "pass" and models["candidate_weights"]["min_auc"] == 0.6
+    assert models["test_readme_example.test_classifier_generalizes"]["max_score_drop"] == Thresholds().max_score_drop
 
     update = run("--memcheck-update")
     update.assert_outcomes(passed=3)
