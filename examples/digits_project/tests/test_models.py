@@ -22,5 +22,5 @@ def test_accepted_model_is_not_memorizing(memcheck):
 
     model = build()
     model.load_state_dict(torch.load(WEIGHTS / "accepted.pt", weights_only=True))
-    result = memcheck.assert_not_memorizing(model, clean_train(), min_auc=0.6)
+    result = memcheck.assert_not_memorizing(model, clean_train())  # the default floor on the score
     assert result.per_class  # one AuC per digit
