@@ -36,7 +36,7 @@ def test_github_step_summary_and_annotations(project, monkeypatch):
     assert text.startswith("## memcheck: FAIL")
     assert "| <code>memorizing</code> | FAIL |" in text and "| <code>clean</code> | PASS |" in text  # names escaped
     assert "<details><summary>memorizing: looks memorizing</summary>" in text
-    result.stdout.fnmatch_lines(["::error title=memcheck%3A memorizing::AuC *below the floor*"])
+    result.stdout.fnmatch_lines(["::error title=memcheck%3A memorizing::nmf AuC *below the floor*"])
     assert "::error title=memcheck%3A clean" not in result.stdout.str()
 
 
