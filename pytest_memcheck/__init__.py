@@ -4,7 +4,8 @@ Library use::
 
     import pytest_memcheck as mc
     result = mc.check(model, (x_train, y_train))
-    print(result.auc, result.auc_ci, result.saturated)
+    print(result.score, result.score_ci, result.auc)
+    mc.decide(result)      # the default gate: pass, fail or inconclusive, with reasons
 
 Names are imported lazily so that the pytest plugin costs nothing (no torch
 import) in test runs without ``--memcheck``.
@@ -25,7 +26,7 @@ from .errors import (
     ModelError,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "check": ".engine",
@@ -37,6 +38,8 @@ _LAZY = {
     "assert_no_regression": ".assertions",
     "Verdict": ".gate",
     "Thresholds": ".gate",
+    "Status": ".gate",
+    "Guard": ".gate",
     "decide": ".gate",
 }
 
@@ -56,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .assertions import assert_no_regression, assert_not_memorizing
     from .engine import check, layerwise
     from .factorize import nmf
-    from .gate import Thresholds, Verdict, decide
+    from .gate import Guard, Status, Thresholds, Verdict, decide
     from .monitor import MemorizationMonitor
     from .result import CheckResult
 
