@@ -9,9 +9,9 @@ should be linear in classes x samples per class.
 
 ``--architectures`` instead checks torchvision's networks (random weights,
 ``num_classes=10``, 10 classes x 50 random 3x32x32 inputs, as a new user would)
-and prints, for each, the check's time over one plain forward pass of the same
-inputs (measured in turn in the same run, best of a few) and where the check's
-time goes: the trace (a few samples), the uncompressed pass that records the
+and prints, for each, the default check's time over one plain forward pass of the
+same inputs (measured in turn in the same run, best of a few), the same for the
+paper's AuC alone (``score=False``), and where the default check's time goes: the trace (a few samples), the uncompressed pass that records the
 prefix, the compressed passes (one per k) and the solver. Networks without ReLU
 are checked with ``method="pca"``.
 
@@ -110,15 +110,15 @@ def architecture_rows(names: list[str], repeats: int, per_class: int) -> None:
     y = torch.arange(10 * per_class) % 10
     print(f"torchvision networks, random weights, 10 classes x {per_class} inputs 3x32x32, "
           f"{torch.get_num_threads()} threads, best of {repeats}")
-    print(f"{'network':20s} {'method':6s} {'forward s':>9s} {'check s':>8s} {'ratio':>6s} | {'trace':>6s} "
-          f"{'uncomp.':>7s} {'passes':>6s} {'solver':>6s} {'other':>6s} | layers")
+    print(f"{'network':20s} {'method':6s} {'forward s':>9s} {'check s':>8s} {'ratio':>6s} {'no score':>8s} | "
+          f"{'trace':>6s} {'uncomp.':>7s} {'passes':>6s} {'solver':>6s} {'other':>6s} | layers")
     for name in names:
         torch.manual_seed(0)
         model = getattr(models, name)(weights=None, num_classes=10).eval()
         method = ARCHITECTURES.get(name, "nmf")
-        forwards, checks = [], []
+        forwards, checks, auc_only = [], [], []
         mc.check(model, (x, y), samples_per_class=per_class, method=method)  # warm-up
-        for _ in range(repeats):  # in turn, so that both see the same machine
+        for _ in range(repeats):  # in turn, so that all see the same machine
             with torch.no_grad():
                 start = time.perf_counter()
                 model(x)
@@ -126,14 +126,16 @@ def architecture_rows(names: list[str], repeats: int, per_class: int) -> None:
             with _TraceTimer() as traced:
                 r = mc.check(model, (x, y), samples_per_class=per_class, method=method)
             checks.append((r.timings["total"], traced.seconds, r))
+            auc_only.append(mc.check(model, (x, y), samples_per_class=per_class, method=method, score=False).timings["total"])
         fwd = min(forwards)
         total, traced, r = min(checks, key=lambda c: c[0])
         t = r.timings
         other = total - t.get("prefix", 0.0) - t["forward"] - t["solver"]
-        print(f"{name:20s} {method:6s} {fwd:9.3f} {total:8.3f} {total / fwd:6.2f} | {traced / fwd:6.2f} "
+        print(f"{name:20s} {method:6s} {fwd:9.3f} {total:8.3f} {total / fwd:6.2f} {min(auc_only) / fwd:8.2f} | {traced / fwd:6.2f} "
               f"{(t.get('prefix', 0.0) - traced) / fwd:7.2f} {t['forward'] / fwd:6.2f} {t['solver'] / fwd:6.2f} "
               f"{other / fwd:6.2f} | {', '.join(r.layers)}", flush=True)
-    print("(trace ... other: the check's time split, in plain forwards)")
+    print("(no score: the same check with score=False, the paper's AuC alone; trace ... other: the default check's")
+    print(" time split, in plain forwards)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 
 import pytest
@@ -277,3 +279,32 @@ def test_statuses_are_one_vocabulary_in_order_of_severity():
 
     assert [s.value for s in sorted(Status, key=lambda s: s.severity)] == ["pass", "inconclusive", "fail", "error"]
     assert [Status.ERROR.counted(1), Status.ERROR.counted(2), Status.PASS.counted(3)] == ["1 error", "2 errors", "3 passed"]
+
+
+# ---------------------------------------------------------------------------------- default thresholds
+
+
+def _scored(auc: float, score: float) -> CheckResult:
+    r = result(auc)
+    return dataclasses.replace(
+        r, score=score, score_ci=(score - 0.02, score + 0.02), score_samples=[[score] * len(g) for g in r.samples]
+    )
+
+
+def test_default_thresholds_compare_the_score_with_the_baseline(model, store):
+    store.save("m", _scored(0.7, 0.9), fingerprint(model))
+    same = evaluate("m", model, _scored(0.7, 0.9), Thresholds(), store)
+    assert same.status == PASS and same.baseline_state == "compared" and same.baseline_score == 0.9
+    fallen = evaluate("m", model, _scored(0.7, 0.7), Thresholds(), store)
+    assert fallen.status == FAIL and "max_score_drop" in fallen.reasons[-1]
+
+
+def test_baseline_without_a_score_is_not_compared_on_the_score(model, store):
+    old = dataclasses.replace(result(0.7), score=None)  # what pytest-memcheck 0.1 recorded
+    store.save("m", old, fingerprint(model))
+    out = evaluate("m", model, _scored(0.7, 0.9), Thresholds(), store)
+    assert out.status == FAIL and out.baseline_state == "mismatch"
+    assert "without the score that max_score_drop compares" in out.reasons[0] and "re-record it" in out.reasons[0]
+    assert UPDATE_HINT in out.explain()
+    # an explicit AuC limit still compares it
+    assert evaluate("m", model, _scored(0.7, 0.9), Thresholds(max_drop=0.05), store).baseline_state == "compared"

@@ -229,17 +229,19 @@ def choose_floor(rows: Sequence[Scored]) -> float:
     return _plateau_middle(grid, goodness)
 
 
+def _goodness(judged: Iterable[tuple[str, str]]) -> float:
+    """Right decisions minus 1000 per wrong one, over (verdict, the verdict it should be) pairs."""
+    right = wrong = 0
+    for verdict, expected in judged:
+        right += verdict == expected
+        wrong += verdict == {"pass": "fail", "fail": "pass"}[expected]
+    return right - 1000 * wrong
+
+
 def _floor_goodness(rows: Sequence[Scored], floor: float) -> float:
-    errors = correct = 0
-    for r in rows:
-        verdict = side(r.ci, floor)
-        if clean(r.model):
-            errors += verdict == "fail"
-            correct += verdict == "pass"
-        elif memorizing(r.model):
-            errors += verdict == "pass"
-            correct += verdict == "fail"
-    return correct - 1000 * errors
+    return _goodness(
+        (side(r.ci, floor), "pass" if clean(r.model) else "fail") for r in rows if clean(r.model) or memorizing(r.model)
+    )
 
 
 @dataclass(frozen=True)
@@ -331,16 +333,11 @@ def regression_verdict(pair: Pair, max_drop: float, relative: bool) -> str:
 
 
 def _drop_goodness(changes, max_drop: float, relative: bool) -> float:
-    errors = correct = 0
-    for p, ci in changes:
-        verdict = side(ci, -(max_drop * p.baseline.score if relative else max_drop))
-        if p.kind == "retrain":
-            errors += verdict == "fail"
-            correct += verdict == "pass"
-        elif p.candidate.model.p >= REGRESSION_P:
-            errors += verdict == "pass"
-            correct += verdict == "fail"
-    return correct - 1000 * errors
+    return _goodness(
+        (side(ci, -(max_drop * p.baseline.score if relative else max_drop)), "pass" if p.kind == "retrain" else "fail")
+        for p, ci in changes
+        if p.kind == "retrain" or p.candidate.model.p >= REGRESSION_P
+    )
 
 
 # --------------------------------------------------------------------------- the whole calibration
