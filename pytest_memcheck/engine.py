@@ -252,52 +252,82 @@ class _Probe:
         """The forward's structure, traced on a few samples (the trace follows every operation in Python)."""
         return trace(self.model, x[:TRACE_SAMPLES].clone(), self.logits)
 
-    def prepare(self, batches: Batches, layers: Layers = None, structure: Trace | None = None) -> Prefix:
+    def prepare(
+        self, batches: Batches, layers: Layers = None, structure: Trace | None = None, method: str | None = None
+    ) -> Prefix:
         """Trace, choose the layers, and run the draw once uncompressed: the cache every sweep reuses.
 
-        ``layers`` as in :func:`check`; ``structure`` reuses a trace of the same model.
+        ``layers`` as in :func:`check`; ``structure`` reuses a trace of the same
+        model; ``method`` (default: the probe's) is the one that will compress them.
         """
+        return self.prepare_all(batches, [(layers, method)], structure)[0]
+
+    def prepare_all(
+        self, batches: Batches, wanted: Sequence[tuple[Layers, str | None]], structure: Trace | None = None
+    ) -> list[Prefix]:
+        """:meth:`prepare` for several ``(layers, method)`` choices on one draw, from one uncompressed pass."""
         start = time.perf_counter()
         x = batches.x.to(self.device)
         structure = structure or self.trace(x)
-        if layers is None:
-            selected, notes = defaults(structure.sites, self.compressor.method)
-            self.notes.extend(notes)
-        else:
-            selected = resolve(self.model, structure.sites, layers, self.compressor.method)
+        methods = [method or self.compressor.method for _, method in wanted]
+        selections = [self._select(structure, layers, method) for (layers, _), method in zip(wanted, methods)]
         try:
-            prefix = self._capture(batches, x, structure, selected)
+            prefixes = self._capture(batches, x, structure, selections, methods)
         except _PathChanged:
             structure = trace(self.model, x.clone(), self.logits)  # the few samples took another path
-            selected = [s for s in structure.sites if s.label in {t.label for t in selected}]
-            prefix = self._capture(batches, x, structure, selected)
+            selections = [
+                [s for s in structure.sites if s.label in {t.label for t in selected}] for selected in selections
+            ]
+            prefixes = self._capture(batches, x, structure, selections, methods)
         self.prefix_seconds += time.perf_counter() - start
-        return prefix
+        return prefixes
 
-    def _capture(self, batches: Batches, x: torch.Tensor, structure: Trace, selected: list[CallSite]) -> Prefix:
-        """Run the draw uncompressed, recording what the compressed passes will replay."""
-        route = plan(structure, selected[0])
-        recorded: dict[str, dict[int, Any]] = {}
+    def _select(self, structure: Trace, layers: Layers, method: str) -> list[CallSite]:
+        if layers is None:
+            selected, notes = defaults(structure.sites, method)
+            self.notes.extend(notes)
+            return selected
+        return resolve(self.model, structure.sites, layers, method)
+
+    def _capture(
+        self, batches: Batches, x: torch.Tensor, structure: Trace, selections: list[list[CallSite]], methods: list[str]
+    ) -> list[Prefix]:
+        """Run the draw uncompressed, recording what the compressed passes of every selection will replay."""
+        routes = [plan(structure, selected[0]) for selected in selections]
+        recorded: list[dict[str, dict[int, Any]]] = [{} for _ in selections]
         measured: dict[CallSite, tuple | None] = {}
-        first: list[torch.Tensor] = []
+        firsts = {selected[0] for selected in selections}
+        first: dict[CallSite, torch.Tensor] = {}
+        watchers: dict[CallSite, list[Callable[[Any], None]]] = {}
 
-        def record(name: str, index: int, read: bool) -> Callable[[Any], None]:
+        def record(store: dict[str, dict[int, Any]], name: str, index: int, read: bool) -> Callable[[Any], None]:
             def fn(out: Any) -> None:
-                recorded.setdefault(name, {})[index] = keep(out) if read else placeholder(out)
+                store.setdefault(name, {})[index] = keep(out) if read else placeholder(out)
             return fn
 
         def measure(site: CallSite) -> Callable[[Any], None]:
             def fn(out: Any) -> None:
                 measured[site] = output_stats(out)
-                if site is selected[0] and isinstance(out, torch.Tensor):
-                    first.append(keep(out))
+                if site in firsts and isinstance(out, torch.Tensor):
+                    first[site] = keep(out)
             return fn
 
-        observe = {s: measure(s) for s in selected}
         by_name = {(s.name, s.index): s for s in structure.sites}
-        for name, calls in route.replayed.items():
-            for index, read in calls.items():
-                observe[by_name[name, index]] = record(name, index, read)
+        watched: list[set[CallSite]] = []
+        measuring: set[CallSite] = set()
+        for selected, route, store in zip(selections, routes, recorded):
+            own = set(selected)
+            for s in selected:
+                if s not in measuring:
+                    measuring.add(s)
+                    watchers.setdefault(s, []).append(measure(s))
+            for name, calls in route.replayed.items():
+                for index, read in calls.items():
+                    site = by_name[name, index]
+                    own.add(site)
+                    watchers.setdefault(site, []).append(record(store, name, index, read))
+            watched.append(own)
+        observe = {site: _all_of(fns) for site, fns in watchers.items()}
         counts = {s.name: s.calls for s in observe}
         with Calls.sites(self.model, observe) as calls:
             try:
@@ -321,18 +351,24 @@ class _Probe:
             raise DataError(
                 f"label {top} is out of range for a model with {classes} outputs; labels must be 0..{classes - 1}"
             )
-        selected = [with_stats(s, measured.get(s)) for s in selected]
-        if not all(s.finite for s in selected):
-            validate(selected, trace(self.model, x.clone()).sites, self.compressor.method)
-        validate(selected, structure.sites, self.compressor.method)
-        correct = (logits.argmax(1).cpu() == batches.y.flatten()).reshape(batches.y.shape)
-        replay = {
-            name: {i: player(value, route.replayed[name][i]) for i, value in calls.items()}
-            for name, calls in recorded.items()
-        }
-        fresh = player(x, True) if route.input_read else player(placeholder(x), False)
-        return Prefix(batches, structure.sites, selected, correct.numpy(), route, first[0], replay, fresh, classes,
-                      counts)
+        correct = (logits.argmax(1).cpu() == batches.y.flatten()).reshape(batches.y.shape).numpy()
+        prefixes = []
+        for selected, method, route, store, own in zip(selections, methods, routes, recorded, watched):
+            recorded_first = first[selected[0]]
+            selected = [with_stats(s, measured.get(s)) for s in selected]
+            if not all(s.finite for s in selected):
+                validate(selected, trace(self.model, x.clone()).sites, method)
+            validate(selected, structure.sites, method)
+            replay = {
+                name: {i: player(value, route.replayed[name][i]) for i, value in calls.items()}
+                for name, calls in store.items()
+            }
+            fresh = player(x, True) if route.input_read else player(placeholder(x), False)
+            prefixes.append(Prefix(
+                batches, structure.sites, selected, correct, route, recorded_first, replay, fresh, classes,
+                {s.name: s.calls for s in own},
+            ))
+        return prefixes
 
     def sweep(
         self,
@@ -464,6 +500,17 @@ def _clipping(method: str, grid: Sequence[float], ranks: list[int], label: str, 
     return notes
 
 
+def _all_of(watchers: list[Callable[[Any], None]]) -> Callable[[Any], None]:
+    """One observer that hands a call's output to each of ``watchers``."""
+    if len(watchers) == 1:
+        return watchers[0]
+
+    def fn(out: Any) -> None:
+        for watch in watchers:
+            watch(out)
+    return fn
+
+
 class _PathChanged(Exception):
     """The uncompressed pass over all samples called other layers than the trace of a few."""
 
@@ -543,13 +590,13 @@ def _summarize(
     )
 
 
-def _score_sweep(probe: _Probe, single: Batches, structure: Trace) -> tuple[tuple[float, ...], np.ndarray]:
+def _score_sweep(probe: _Probe, prefix: Prefix) -> tuple[tuple[float, ...], np.ndarray]:
     """The score's sweep of a single-class draw: its mixed batches, at the score's layers, with :data:`score.METHOD`.
 
+    ``prefix``: the draw prepared at :func:`score.layers` for :data:`score.METHOD`.
     Returns the ranks and the outcome ``(K, classes, n)`` in the draw's single-class layout.
     """
-    prefix = probe.prepare(single, score_mod.layers(structure.sites), structure)
-    mixed = score_mod.mix(tuple(single.y.shape))
+    mixed = score_mod.mix(tuple(prefix.batches.y.shape))
     compressor = Compressor(score_mod.METHOD, iterations=probe.compressor.iterations, seed=probe.compressor.seed)
     ranks = mixed.ranks()
     outcome = probe.sweep(prefix, compressor=compressor, grid=ranks, order=mixed.order)
@@ -706,17 +753,21 @@ def check(
         for r in range(repeats):
             bt = draw(data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, mode=batches, keys=keys)
             structure = probe.trace(bt.x.to(probe.device))
-            prefix = probe.prepare(bt, own_layers if r == 0 else labels, structure)
+            wanted: list[tuple[Layers, str | None]] = [(own_layers if r == 0 else labels, None)]
+            scoring = (score_mod.layers(structure.sites), score_mod.METHOD)
+            if score and batches == "single":  # the score regroups this very draw: one uncompressed pass for both
+                wanted.append(scoring)
+            prefix, *more = probe.prepare_all(bt, wanted, structure)
             labels = [s.label for s in prefix.selected]
             runs.append((bt, probe.sweep(prefix), prefix.base))
             missing = _missing_classes(prefix) if classes is None else None
             if missing:
                 probe.notes.append(missing)
             if score:  # the score regroups a single-class draw of the same samples
-                single = bt if batches == "single" else draw(
-                    data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, keys=keys
-                )
-                scored.append(_score_sweep(probe, single, structure))
+                if not more:
+                    single = draw(data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, keys=keys)
+                    more = [probe.prepare(single, scoring[0], structure, scoring[1])]
+                scored.append(_score_sweep(probe, more[0]))
     settings = _settings(
         probe,
         layers=None if own_layers is None else ([own_layers] if isinstance(own_layers, str) else list(own_layers)),

@@ -385,11 +385,13 @@ def defaults(sites: list[CallSite], method: str) -> tuple[list[CallSite], list[s
         )
     chosen = main[-DEFAULT_LAYER_COUNT:]
     if method == "nmf" and not all(s.is_relu for s in chosen):
-        kinds = ", ".join(dict.fromkeys(s.kind for s in chosen if not s.is_relu))
+        others = [s for s in chosen if not s.is_relu]
+        kinds = ", ".join(dict.fromkeys(s.kind for s in others))
         relus = [s.label for s in main if s.is_relu][-DEFAULT_LAYER_COUNT:]
         pick = f" (the last ones: {', '.join(relus)})" if relus else ""
+        which = "are" if len(others) == len(chosen) else "include"
         raise LayerError(
-            f"the last activations on the model's main path are {kinds} ({', '.join(s.label for s in chosen)}), "
+            f"the last activations on the model's main path {which} {kinds} ({', '.join(s.label for s in others)}), "
             "which output negative values, and NMF factorizes non-negative activations (ReLU); use "
             f"method='pca' or method='random', which compress any activation, or name ReLU layers with "
             f"layers=[...]{pick}"

@@ -73,3 +73,28 @@ def test_an_nmf_sweep_over_a_gelu_prefix_is_refused(tiny_data):
         assert probe.sweep(prefix).shape == (2, 4, 6)
         with pytest.raises(mc.LayerError, match=r"it is a GELU, and NMF factorizes non-negative activations"):
             probe.sweep(prefix, compressor=Compressor("nmf"))
+
+
+def test_a_default_check_runs_the_draw_uncompressed_once_for_the_auc_and_the_score(clean_cnn):
+    model, split = clean_cnn
+    counted = Counted(model).eval()
+    result = mc.check(counted, split.train, **SETTINGS)
+    passes = len(SETTINGS["ks"]) + len(result.score_curve)
+    assert counted.calls == 2 + passes  # the trace, one uncompressed pass, one pass per k of each sweep
+    assert result.score == mc.check(model, split.train, **SETTINGS).score
+
+
+def test_the_score_compresses_a_gelu_that_nmf_could_not(tiny_data):
+    # The AuC's NMF layers are the last ReLUs; the score compresses every main-path activation with PCA,
+    # including a GELU before them, which NMF's validation must not refuse.
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.GELU(), torch.nn.Linear(16, 16), torch.nn.ReLU(),
+        torch.nn.Linear(16, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4),
+    ).eval()
+    refused = r"main path include GELU \(2\), .* with layers=\[\.\.\.\] \(the last ones: 4, 6\)"
+    with pytest.raises(mc.LayerError, match=refused):
+        mc.check(model, tiny_data, samples_per_class=6, ks=(1, 2))
+    result = mc.check(model, tiny_data, layers=["4", "6"], samples_per_class=6, ks=(1, 2))
+    assert result.layers == ["4", "6"]
+    assert 0.0 <= result.score <= 1.0 and len(result.score_curve) > 0
