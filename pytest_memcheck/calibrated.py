@@ -21,6 +21,11 @@ MAX_SCORE_DROP = 0.112
 MIN_FIT = 0.966
 #: An interval wider than this (half-width) cannot tell a typical clean model from the floor: undecidable.
 MAX_HALF_WIDTH = 0.173
+#: Every zoo family has ten classes, and the score thresholds above judge only models checked on at
+#: least this many: cut to two, three or five classes, zoo families were misjudged both ways (clean
+#: ones failed, memorizing ones passed: docs/validation.md, "Other class counts"). A bound on where
+#: the calibration was seen to hold, not itself calibrated.
+CLASSES = 10
 #: The single-class AuC is saturated when it stays within this of the uncompressed accuracy while the
 #: score does not show that the model generalizes (it then only affects explicit min_auc/max_drop gates).
 SATURATION_TOL = 0.1

@@ -67,6 +67,7 @@ class Guard(str, Enum):
     UNDERFIT = "underfit"
     SATURATED = "saturated"
     UNDECIDABLE = "undecidable"
+    FEW_CLASSES = "too few classes"
 
     def __str__(self) -> str:
         return self.value
@@ -279,6 +280,26 @@ def guard(result: CheckResult) -> tuple[Guard, str] | None:
     return None
 
 
+def few_classes(result: CheckResult, thresholds: Thresholds) -> str | None:
+    """Why the calibrated score thresholds cannot judge a model checked on this few classes, or None.
+
+    They were chosen on ten-class models. On two-, three- and five-class
+    versions of the zoo's families they failed clean models and passed
+    memorizing ones (docs/validation.md, "Other class counts"), so they do not
+    judge there; explicit thresholds still do.
+    """
+    classes = len(result.settings.get("classes") or result.per_class)
+    calibrated_values = thresholds.min_score == calibrated.MIN_SCORE or thresholds.max_score_drop == calibrated.MAX_SCORE_DROP
+    if classes >= calibrated.CLASSES or not calibrated_values:
+        return None
+    return (
+        f"too few classes: the default score thresholds hold for models checked on at least "
+        f"{calibrated.CLASSES} classes, and this one was checked on {classes}; on models with 2, 3 or 5 "
+        "classes they gave wrong verdicts both ways in our validation. Judge it with thresholds set from "
+        "models you accepted (min_score and max_score_drop, or min_auc and max_drop)"
+    )
+
+
 def saturation_reason(result: CheckResult) -> str:
     score = "" if result.score is None else f", while the score {result.score:.3f} does not show that it generalizes"
     return (
@@ -294,6 +315,10 @@ def decide(result: CheckResult, thresholds: Thresholds | None = None, baseline: 
     invalid = guard(result)
     if invalid is not None:
         return Verdict(INCONCLUSIVE, [invalid[1]], guard=invalid[0])
+
+    few = few_classes(result, thresholds)
+    if few is not None:
+        return Verdict(INCONCLUSIVE, [few], guard=Guard.FEW_CLASSES)
 
     checks: list[_Check] = []
     on_score = thresholds.min_score is not None or thresholds.max_score_drop is not None

@@ -164,6 +164,7 @@ class Outcome:
                 Guard.UNDERFIT: "is underfit: not judged",
                 Guard.SATURATED: "cannot be judged by its AuC",
                 Guard.UNDECIDABLE: "had too few samples to decide",
+                Guard.FEW_CLASSES: "has too few classes for the default gate",
             }[guard]
         if self.status == Status.INCONCLUSIVE:
             return "could not be judged"

@@ -15,7 +15,7 @@ from pytest_memcheck.result import CheckResult
 
 def result(
     auc=0.7, ci=None, *, saturated=False, samples=None, draw="d0", confidence=0.95, score=None, score_ci=None,
-    score_samples=None, base=1.0, outputs=10,
+    score_samples=None, base=1.0, outputs=10, classes=10,
 ) -> CheckResult:
     ci = (auc - 0.05, auc + 0.05) if ci is None else ci
     if score is not None and score_ci is None:
@@ -32,7 +32,10 @@ def result(
         base_accuracy=base,
         layers=["fc1", "fc2"],
         method="nmf",
-        settings={"seed": 0, "draw": draw, "confidence": confidence, "samples_per_class": 4, "outputs": outputs},
+        settings={
+            "seed": 0, "draw": draw, "confidence": confidence, "samples_per_class": 4, "outputs": outputs,
+            "classes": list(range(classes)),
+        },
         samples=[] if samples is None else samples,
     )
 
@@ -329,3 +332,27 @@ def test_thresholds_of_the_wrong_type_are_refused_with_a_value_error(kwargs):
 def test_threshold_edges_are_accepted():
     assert Thresholds(min_auc=0, max_drop=1) == Thresholds(min_auc=0.0, max_drop=1.0)
     assert Thresholds(min_auc=1, max_drop=0).max_drop == 0
+
+
+@pytest.mark.parametrize("classes", [2, 3, 5, 9])
+def test_the_default_thresholds_do_not_judge_models_with_fewer_classes_than_the_calibration(classes):
+    # clean-looking and memorizing-looking alike: on few classes the calibrated score scale does not hold
+    for score in (0.95, 0.3):
+        verdict = decide(result(score=score, classes=classes, outputs=classes, samples=FIFTY))
+        assert verdict.status == INCONCLUSIVE and verdict.guard == Guard.FEW_CLASSES
+        assert verdict.reasons == [
+            f"too few classes: the default score thresholds hold for models checked on at least 10 classes, and "
+            f"this one was checked on {classes}; on models with 2, 3 or 5 classes they gave wrong verdicts both "
+            "ways in our validation. Judge it with thresholds set from models you accepted (min_score and "
+            "max_score_drop, or min_auc and max_drop)"
+        ]
+
+
+def test_explicit_thresholds_judge_models_with_few_classes():
+    assert decide(result(score=0.95, classes=2, outputs=2, samples=FIFTY), Thresholds(min_score=0.8)).status == PASS
+    assert decide(result(score=0.3, classes=2, outputs=2, samples=FIFTY), Thresholds(min_score=0.8)).status == FAIL
+
+
+def test_the_default_thresholds_judge_models_with_more_classes():
+    verdict = decide(result(score=0.3, classes=20, outputs=20, samples=FIFTY))
+    assert verdict.status == FAIL and verdict.guard is None

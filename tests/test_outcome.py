@@ -285,7 +285,7 @@ def test_statuses_are_one_vocabulary_in_order_of_severity():
 
 
 def _scored(auc: float, score: float) -> CheckResult:
-    r = result(auc)
+    r = result(auc, classes=list(range(10)))  # the default thresholds judge ten classes or more
     return dataclasses.replace(
         r, score=score, score_ci=(score - 0.02, score + 0.02), score_samples=[[score] * len(g) for g in r.samples]
     )
@@ -300,7 +300,7 @@ def test_default_thresholds_compare_the_score_with_the_baseline(model, store):
 
 
 def test_baseline_without_a_score_is_not_compared_on_the_score(model, store):
-    old = dataclasses.replace(result(0.7), score=None)  # what pytest-memcheck 0.1 recorded
+    old = dataclasses.replace(result(0.7, classes=list(range(10))), score=None)  # what pytest-memcheck 0.1 recorded
     store.save("m", old, fingerprint(model))
     out = evaluate("m", model, _scored(0.7, 0.9), Thresholds(), store)
     assert out.status == FAIL and out.baseline_state == "mismatch"
@@ -308,3 +308,9 @@ def test_baseline_without_a_score_is_not_compared_on_the_score(model, store):
     assert UPDATE_HINT in out.explain()
     # an explicit AuC limit still compares it
     assert evaluate("m", model, _scored(0.7, 0.9), Thresholds(max_drop=0.05), store).baseline_state == "compared"
+
+
+def test_default_thresholds_do_not_judge_a_two_class_model_and_say_how_to(model, store):
+    outcome = evaluate("m", model, dataclasses.replace(_scored(0.7, 0.3), settings=result().settings), Thresholds(), None)
+    assert outcome.status == INCONCLUSIVE and outcome.headline == "has too few classes for the default gate"
+    assert outcome.reasons[0].startswith("too few classes: the default score thresholds hold for models checked on at least 10")
