@@ -224,3 +224,16 @@ def test_quick_study_separates_clean_from_memorizing(tmp_path):
     assert clean["test_error"] < 0.1 < 0.8 < noisy["test_error"]
     for name in ("nmf", "mixed_nmf", "mixed_pca"):
         assert clean["checks"][name]["auc"] > noisy["checks"][name]["auc"] + 0.2
+
+
+def test_the_class_count_probe_cuts_data_and_heads_to_the_first_classes():
+    from pytest_memcheck.study import classes, families
+
+    split = classes.cut(families.FAMILIES["tabular_mlp"].data(0.0, 0), 3, p=1.0, seed=0)
+    assert set(split.y.tolist()) <= {0, 1, 2} and set(split.y_test.tolist()) == {0, 1, 2}
+    assert bool(split.noisy.all())  # p = 1: every training label redrawn among the three classes
+    model = classes.with_outputs(families.FAMILIES["tabular_mlp"].model(), 3)
+    assert model(split.x[:4]).shape == (4, 3)
+    rows = [{"family": "f", "classes": 3, "p": 0.0, "seed": s, "error": 0.01, "score": 0.5, "without_guard": "fail",
+             "verdict": "inconclusive"} for s in (0, 1)]
+    assert classes.table(rows).splitlines()[2] == "| f | 3 | 0 | 0.01, 0.01 | 0.50, 0.50 | fail, fail | inconclusive, inconclusive |"
