@@ -6,6 +6,7 @@ thread so that two workers do not fight over two cores.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -42,27 +43,6 @@ def memorizing_cnn() -> tuple[torch.nn.Module, zoo.Split]:
     return zoo.trained("digits_cnn", 1.0, seed=0)
 
 
-def _run_within(seconds: float, fn):
-    """Run ``fn`` in a daemon thread: a hang becomes a test failure instead of a stuck suite."""
-    import threading
-
-    box: dict = {}
-
-    def run():
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            box["error"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(seconds)
-    assert not t.is_alive(), f"still running after {seconds} s"
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
-
 #: What a committed symlink may point to instead of a file: endless devices, a FIFO, a folder.
 NOT_FILES = ["/dev/zero", "/dev/urandom", "fifo", "folder"]
 
@@ -78,9 +58,28 @@ def link_to_not_a_file(link: Path, kind: str) -> None:
 
 
 @pytest.fixture
-def within():
-    """``within(seconds, fn)``: ``fn()``'s value, or a failure if it has not returned in time (a read that hangs)."""
-    return _run_within
+def never_opened(monkeypatch):
+    """``never_opened(path)``: opening ``path`` (or what it links to) fails the test at once.
+
+    A FIFO would block its reader and ``/dev/zero`` never ends: a file that must be
+    refused before it is opened is guarded here, so a regression fails instead of
+    hanging the suite, with no clock involved.
+    """
+    import builtins
+
+    guarded: set[str] = set()
+
+    def guard(real):
+        def opener(file, *args, **kwargs):
+            if isinstance(file, (str, bytes, os.PathLike)) and os.path.realpath(file) in guarded:
+                raise AssertionError(f"{os.fsdecode(file)} was opened; it must be refused before it is opened")
+            return real(file, *args, **kwargs)
+        return opener
+
+    monkeypatch.setattr(os, "open", guard(os.open))
+    monkeypatch.setattr(builtins, "open", guard(builtins.open))
+    monkeypatch.setattr(io, "open", guard(io.open))
+    return lambda path: guarded.add(os.path.realpath(path))
 
 
 @pytest.fixture(scope="session")
