@@ -297,8 +297,7 @@ class _Probe:
         recorded: list[dict[str, dict[int, Any]]] = [{} for _ in selections]
         measured: dict[CallSite, tuple | None] = {}
         firsts = {selected[0] for selected in selections}
-        first: dict[CallSite, torch.Tensor] = {}
-        watchers: dict[CallSite, list[Callable[[Any], None]]] = {}
+        first_outputs: dict[CallSite, torch.Tensor] = {}
 
         def record(store: dict[str, dict[int, Any]], name: str, index: int, read: bool) -> Callable[[Any], None]:
             def fn(out: Any) -> None:
@@ -309,18 +308,14 @@ class _Probe:
             def fn(out: Any) -> None:
                 measured[site] = output_stats(out)
                 if site in firsts and isinstance(out, torch.Tensor):
-                    first[site] = keep(out)
+                    first_outputs[site] = keep(out)
             return fn
 
         by_name = {(s.name, s.index): s for s in structure.sites}
+        watchers = {s: [measure(s)] for selected in selections for s in selected}
         watched: list[set[CallSite]] = []
-        measuring: set[CallSite] = set()
         for selected, route, store in zip(selections, routes, recorded):
             own = set(selected)
-            for s in selected:
-                if s not in measuring:
-                    measuring.add(s)
-                    watchers.setdefault(s, []).append(measure(s))
             for name, calls in route.replayed.items():
                 for index, read in calls.items():
                     site = by_name[name, index]
@@ -354,7 +349,7 @@ class _Probe:
         correct = (logits.argmax(1).cpu() == batches.y.flatten()).reshape(batches.y.shape).numpy()
         prefixes = []
         for selected, method, route, store, own in zip(selections, methods, routes, recorded, watched):
-            recorded_first = first[selected[0]]
+            first = first_outputs[selected[0]]
             selected = [with_stats(s, measured.get(s)) for s in selected]
             if not all(s.finite for s in selected):
                 validate(selected, trace(self.model, x.clone()).sites, method)
@@ -365,7 +360,7 @@ class _Probe:
             }
             fresh = player(x, True) if route.input_read else player(placeholder(x), False)
             prefixes.append(Prefix(
-                batches, structure.sites, selected, correct, route, recorded_first, replay, fresh, classes,
+                batches, structure.sites, selected, correct, route, first, replay, fresh, classes,
                 {s.name: s.calls for s in own},
             ))
         return prefixes

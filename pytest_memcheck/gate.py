@@ -30,7 +30,14 @@ from .result import CheckResult
 from .stats import difference_ci
 
 
-class Status(str, Enum):
+class TextEnum(str, Enum):
+    """An enum whose members print as their value, as reports and JSON hold them (``enum.StrEnum`` from 3.11)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Status(TextEnum):
     """What a gate came to, in increasing severity (the worst one is a run's headline).
 
     :func:`decide` gives the first three; ``ERROR`` is a gate that could not run
@@ -56,11 +63,8 @@ class Status(str, Enum):
         word = {"pass": "passed", "fail": "failed"}.get(self.value, self.value)
         return f"{n} {word}{'s' if self == Status.ERROR and n != 1 else ''}"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Guard(str, Enum):
+class Guard(TextEnum):
     """Why a check could not judge the model (its verdict is inconclusive)."""
 
     CHANCE = "at chance"
@@ -68,9 +72,6 @@ class Guard(str, Enum):
     SATURATED = "saturated"
     UNDECIDABLE = "undecidable"
     FEW_CLASSES = "too few classes"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 PASS, FAIL, INCONCLUSIVE = Status.PASS, Status.FAIL, Status.INCONCLUSIVE

@@ -17,18 +17,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from .baseline import BaselineStore, fingerprint, modules
 from .escape import log_text
-from .gate import FAIL, PASS, Guard, Status, Thresholds, Verdict, decide
+from .gate import FAIL, PASS, Guard, Status, TextEnum, Thresholds, Verdict, decide
 from .result import CheckResult
 
 UPDATE_HINT = "pytest --memcheck --memcheck-update"
 
 
-class BaselineState(str, Enum):
+class BaselineState(TextEnum):
     """What happened to the gate's baseline file."""
 
     NOT_USED = "not used"  # no max_drop / max_score_drop: no baseline is read
@@ -40,11 +39,8 @@ class BaselineState(str, Enum):
     KEPT = "kept"  # an update refused because the model fails its floor
     UNUSABLE = "unusable"  # the file could not be read, validated or written: the gate is an error
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Stage(str, Enum):
+class Stage(TextEnum):
     """Where a gate that could not run stopped."""
 
     MODEL = "model"
@@ -60,9 +56,6 @@ class Stage(str, Enum):
             "check": "could not be checked",
             "baseline": "has an unusable baseline",
         }[self.value]
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

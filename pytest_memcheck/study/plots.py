@@ -5,9 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
 from ..plots import _pyplot, _save
 from .analysis import group_by
+
+
+def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, columns: int = 2) -> Path:
+    """Label the axes and the legend in the study's sizes, and save the figure."""
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.legend(fontsize=6, ncol=columns)
+    return _save(fig, path)
 
 
 def score_vs_error(summary: dict[str, Any], path: Path) -> Path:
@@ -21,11 +29,7 @@ def score_vs_error(summary: dict[str, Any], path: Path) -> Path:
     for family, ms in sorted(group_by([m for m in models if m["regime"] == "noise"], lambda m: m["family"]).items()):
         ax.scatter([m["test_error"] for m in ms], [m["held_out_score"] for m in ms], s=12, label=family)
     ax.axhline(summary["final"]["min_score"], color="tab:red", ls="-.", lw=1, label="min_score (shipped)")
-    ax.set_xlabel("clean test error", fontsize=9)
-    ax.set_ylabel("score, rules chosen without the family", fontsize=9)
-    ax.tick_params(labelsize=8)
-    ax.legend(fontsize=6, ncol=2)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "clean test error", "score, rules chosen without the family")
 
 
 def score_by_p(summary: dict[str, Any], path: Path) -> Path:
@@ -39,11 +43,7 @@ def score_by_p(summary: dict[str, Any], path: Path) -> Path:
     ax.axhline(summary["final"]["min_score"], color="tab:red", ls="-.", lw=1, label="min_score")
     ax.set_xscale("symlog", linthresh=0.05)
     ax.set_xticks([0, 0.05, 0.1, 0.2, 0.4, 1], ["0", ".05", ".1", ".2", ".4", "1"])
-    ax.set_xlabel("label noise p", fontsize=9)
-    ax.set_ylabel("score (held out)", fontsize=9)
-    ax.tick_params(labelsize=8)
-    ax.legend(fontsize=6, ncol=2)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "label noise p", "score (held out)")
 
 
 def checkpoints(summary: dict[str, Any], path: Path) -> Path:
@@ -57,11 +57,7 @@ def checkpoints(summary: dict[str, Any], path: Path) -> Path:
                    label=f"p = {p:g}, from epoch 1 to 3x the epochs to fit")
     ax.axvline(summary["final"]["min_fit"], color="black", ls=":", lw=1, label="min_fit: below, 'underfit'")
     ax.axhline(summary["final"]["min_score"], color="tab:red", ls="-.", lw=1, label="min_score")
-    ax.set_xlabel("fraction of the checked training samples the model fits", fontsize=9)
-    ax.set_ylabel("score (held out)", fontsize=9)
-    ax.tick_params(labelsize=8)
-    ax.legend(fontsize=6)
-    return _save(fig, path)
+    return _finish(fig, ax, path, "fraction of the checked training samples the model fits", "score (held out)", columns=1)
 
 
 def study_plots(summary: dict[str, Any], out: Path) -> list[Path]:
@@ -70,6 +66,3 @@ def study_plots(summary: dict[str, Any], out: Path) -> list[Path]:
         score_by_p(summary, out / "score_by_p.png"),
         checkpoints(summary, out / "checkpoints.png"),
     ]
-
-
-
