@@ -40,12 +40,13 @@ def cnn(dims: int, size: int, width: int = 16, act: Activation = nn.ReLU, dropou
     return nn.Sequential(*layers, nn.Flatten(), *_drop(dropout), nn.Linear(flat, 128), act(), *_drop(dropout), nn.Linear(128, 10))
 
 
-def deep_cnn(size: int, width: int = 16, act: Activation = nn.ReLU, dropout: float = 0.0) -> nn.Sequential:
-    """A VGG-like stack: three stages of two convs (width, 2x, 4x) with pooling between, then two linear layers."""
+def deep_cnn(size: int, width: int = 16, act: Activation = nn.ReLU, dropout: float = 0.0, convs: int = 2) -> nn.Sequential:
+    """A VGG-like stack: three stages of ``convs`` convs (width, 2x, 4x) with pooling between, then two linear layers."""
     layers: list[nn.Module] = []
     cin, side = 1, size
     for stage, cout in enumerate((width, 2 * width, 4 * width)):
-        layers += [nn.Conv2d(cin, cout, 3, padding=1), act(), nn.Conv2d(cout, cout, 3, padding=1), act()]
+        for i in range(convs):
+            layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1), act()]
         if stage < 2:
             layers.append(nn.MaxPool2d(2))
             side //= 2
@@ -74,16 +75,21 @@ class Block(nn.Module):
 
 
 class ResNet(nn.Module):
-    """A small ResNet: a stem, three residual blocks (the last two downsample), global pooling, a linear head."""
+    """A small ResNet: a stem, three stages of ``blocks`` residual blocks (the last two downsample), pooling, a linear head."""
 
-    def __init__(self, dims: int, width: int = 16, act: Activation = nn.ReLU, dropout: float = 0.0) -> None:
+    def __init__(self, dims: int, width: int = 16, act: Activation = nn.ReLU, dropout: float = 0.0, blocks: int = 1) -> None:
         super().__init__()
         conv = nn.Conv1d if dims == 1 else nn.Conv2d
         norm = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
         self.stem = nn.Sequential(conv(1, width, 3, 1, 1, bias=False), norm(width), act())
-        self.layer1 = Block(dims, width, width, 1, act)
-        self.layer2 = Block(dims, width, 2 * width, 2, act)
-        self.layer3 = Block(dims, 2 * width, 4 * width, 2, act)
+
+        def stage(cin: int, cout: int, stride: int) -> nn.Module:
+            first = Block(dims, cin, cout, stride, act)
+            return first if blocks == 1 else nn.Sequential(first, *(Block(dims, cout, cout, 1, act) for _ in range(blocks - 1)))
+
+        self.layer1 = stage(width, width, 1)
+        self.layer2 = stage(width, 2 * width, 2)
+        self.layer3 = stage(2 * width, 4 * width, 2)
         self.pool = nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1)
         self.head = nn.Sequential(nn.Flatten(), *_drop(dropout), nn.Linear(4 * width, 10))
 

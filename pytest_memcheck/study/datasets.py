@@ -40,15 +40,18 @@ def digits(p: float = 0.0, seed: int = 0) -> Split:
     return _split(full.x, full.y, p, seed)
 
 
-def signals(p: float = 0.0, seed: int = 0, n: int = 2000, length: int = 64, noise: float = 0.5) -> Split:
-    """Noisy sinusoids whose frequency gives the class (1.5 to 15 cycles), ``(n, 1, length)``.
+def signals(
+    p: float = 0.0, seed: int = 0, n: int = 2000, length: int = 64, noise: float = 0.5, classes: int = 10
+) -> Split:
+    """Noisy sinusoids whose frequency gives the class (1.5 cycles apart from 1.5 on), ``(n, 1, length)``.
 
     Phase, amplitude and a 5% frequency jitter vary per sample: clean models
     reach about 90% test accuracy, so some training samples sit near a class
-    boundary, as in real measurements.
+    boundary, as in real measurements. More ``classes`` reach higher
+    frequencies: keep ``length`` above four times the highest (``classes * 6``).
     """
     g = torch.Generator().manual_seed(777)
-    y = torch.arange(n) % 10
+    y = torch.arange(n) % classes
     t = torch.linspace(0, 1, length)
     freq = (1.5 + 1.5 * y).float() * (1 + 0.05 * torch.randn(n, generator=g))
     phase = torch.rand(n, generator=g) * TAU
@@ -97,12 +100,12 @@ def shapes(p: float = 0.0, seed: int = 0, n: int = 2000, size: int = 16, noise: 
     return _split(img.unsqueeze(1), y, p, seed)
 
 
-def tabular(p: float = 0.0, seed: int = 0, n: int = 2000, features: int = 32) -> Split:
-    """scikit-learn's ``make_classification``: 10 classes, 2 clusters each, 16 informative of 32 features."""
+def tabular(p: float = 0.0, seed: int = 0, n: int = 2000, features: int = 32, classes: int = 10) -> Split:
+    """scikit-learn's ``make_classification``: ``classes`` classes, 2 clusters each, 16 informative of 32 features."""
     from sklearn.datasets import make_classification
 
     x, y = make_classification(
-        n_samples=n, n_features=features, n_informative=16, n_redundant=8, n_classes=10,
+        n_samples=n, n_features=features, n_informative=16, n_redundant=8, n_classes=classes,
         n_clusters_per_class=2, class_sep=2.5, flip_y=0.0, random_state=0,
     )
     x = (x - x.mean(0)) / x.std(0)
