@@ -92,15 +92,23 @@ def _eigh(gram: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigendecomposition of Gram matrices, retried in float64 where float32 does not converge.
 
     float32 ``eigh`` fails on some rank-deficient Grams (layers with many dead
-    units); the Grams are small, so the float64 retry is cheap.
+    units): with a LinAlgError, or silently, with NaN in its output (seen on the
+    CPU for one 64 x 64 Gram of rank 18 in a stack of ten). The Grams are small,
+    so the float64 retry is cheap; it redoes only the matrices that failed.
     """
-    try:
+    if gram.dtype == torch.float64:
         return torch.linalg.eigh(gram)
+    try:
+        evals, evecs = torch.linalg.eigh(gram)
     except torch.linalg.LinAlgError:
-        if gram.dtype == torch.float64:
-            raise
-        evals, evecs = torch.linalg.eigh(gram.double())
-        return evals.to(gram.dtype), evecs.to(gram.dtype)
+        evals, evecs = (t.to(gram.dtype) for t in torch.linalg.eigh(gram.double()))
+        return evals, evecs
+    failed = ~(torch.isfinite(evals).all(-1) & torch.isfinite(evecs).flatten(-2).all(-1))
+    if bool(failed.any()):
+        redo = torch.linalg.eigh(gram[failed].double())
+        evals, evecs = evals.clone(), evecs.clone()
+        evals[failed], evecs[failed] = redo[0].to(gram.dtype), redo[1].to(gram.dtype)
+    return evals, evecs
 
 
 def top_svd(A: torch.Tensor, r: int) -> TopSVD:

@@ -6,6 +6,7 @@ import functools
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -147,6 +148,34 @@ def test_same_input_same_bits(init, shape):
     first = nmf(A, [1, 3, 5][: len(A)], init=init, seed=3)
     second = nmf(A.clone(), [1, 3, 5][: len(A)], init=init, seed=3)
     assert all(torch.equal(a, b) for a, b in zip(first, second))
+
+
+def test_a_float32_eigendecomposition_that_silently_gives_nan_is_redone_in_float64():
+    # A layer's 64 x 64 Gram of rank 18 (a trained plain CNN, 800 rows), on which float32 eigh returns
+    # NaN without an error on this machine's CPU; the check then blamed the model for NaN logits.
+    gram = torch.from_numpy(np.load(Path(__file__).parent / "data" / "gram_nan_eigh.npy"))
+    evals, evecs = factorize._eigh(torch.stack([torch.eye(64), gram]))
+    assert bool(torch.isfinite(evals).all() and torch.isfinite(evecs).all()) and evals.dtype == torch.float32
+    exact = torch.linalg.eigvalsh(gram.double())
+    assert torch.allclose(evals[1].double(), exact, rtol=1e-4, atol=1e-3 * float(exact[-1]))
+    assert torch.equal(evals[0], torch.ones(64))  # matrices that did not fail are kept as they were
+
+
+def test_pca_redoes_only_the_matrices_whose_eigendecomposition_failed(monkeypatch):
+    A = torch.rand(3, 40, 12, generator=torch.Generator().manual_seed(0))
+    expected = factorize.low_rank(A, 4)
+    eigh = torch.linalg.eigh
+
+    def nan_in_the_second(gram):  # what float32 eigh did on a real layer, without raising
+        evals, evecs = eigh(gram)
+        if gram.dtype == torch.float32:
+            evals, evecs = evals.clone(), evecs.clone()
+            evals[1] = float("nan")
+        return evals, evecs
+
+    monkeypatch.setattr(torch.linalg, "eigh", nan_in_the_second)
+    got = factorize.low_rank(A, 4)
+    assert torch.isfinite(got).all() and torch.allclose(got, expected, atol=1e-4)
 
 
 def test_matrix_in_matrix_out_and_dtype_kept():
