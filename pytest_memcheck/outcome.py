@@ -158,6 +158,7 @@ class Outcome:
                 Guard.SATURATED: "cannot be judged by its AuC",
                 Guard.UNDECIDABLE: "had too few samples to decide",
                 Guard.FEW_CLASSES: "has too few classes for the default gate",
+                Guard.TOO_DEEP: "is deeper than the default gate was validated for",
             }[guard]
         if self.status == Status.INCONCLUSIVE:
             return "could not be judged"

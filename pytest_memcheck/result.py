@@ -282,6 +282,8 @@ SETTINGS: dict[str, Validator] = {
     "draw": _optional(_text),
     "device": _optional(_text),
     "layers": _optional(_list_of(_text)),
+    "outputs": _optional(_whole(1)),
+    "depth": _optional(_whole(0)),
 }
 
 

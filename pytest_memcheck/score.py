@@ -42,15 +42,25 @@ RANK_FRACTIONS = (0.6, 0.8, 1.2, 1.6, 2.4, 3.2)
 #: The compression the score applies to mixed batches (the calibrated choice: PCA needs no
 #: non-negativity, so the score is the same quantity on ReLU, GELU or SiLU networks).
 METHOD = "pca"
-#: The score compresses every activation on the main path, at most this many (the last ones):
-#: every network of the validation zoo has at most seven, so there it compresses all of them.
+#: The score compresses every activation on the main path, at most this many (the last ones),
+#: which bounds its cost on deep networks: every network of the validation zoo has at most
+#: seven, so there it compresses all of them. Deeper networks are not judged by the default
+#: gate (``calibrated.LAYERS``): on some of them the last eight missed memorization.
 MAX_LAYERS = 8
+
+
+def _live(sites) -> list[str]:
+    return [s.label for s in sites if s.activation and s.main and s.nonzero > 0]
+
+
+def depth(sites) -> int:
+    """The model's depth as the score sees it: its live activation layers on the main path."""
+    return len(_live(sites))
 
 
 def layers(sites) -> list[str]:
     """The layers the score compresses: the last :data:`MAX_LAYERS` live activations on the model's main path."""
-    live = [s.label for s in sites if s.activation and s.main and s.nonzero > 0]
-    return live[-MAX_LAYERS:]
+    return _live(sites)[-MAX_LAYERS:]
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,14 @@ def test_linear_layers_of_an_mlp(tiny_data):
     assert 0 <= r.auc <= 1
 
 
+def test_depth_counts_the_activation_layers_on_the_main_path(tiny_data):
+    # what the default gate's *too deep* guard reads
+    torch.manual_seed(0)
+    for depth in (3, 9):
+        r = mc.check(zoo.mlp(inputs=64, width=32, depth=depth, classes=4), tiny_data, samples_per_class=12, ks=(1, 2))
+        assert r.settings["depth"] == depth
+
+
 def test_layer_globs_and_conv1d():
     torch.manual_seed(0)
     data = zoo.waves(0.0, n=200)

@@ -15,7 +15,7 @@ from pytest_memcheck.result import CheckResult
 
 def result(
     auc=0.7, ci=None, *, saturated=False, samples=None, draw="d0", confidence=0.95, score=None, score_ci=None,
-    score_samples=None, base=1.0, outputs=10, classes=10,
+    score_samples=None, base=1.0, outputs=10, classes=10, depth=None,
 ) -> CheckResult:
     ci = (auc - 0.05, auc + 0.05) if ci is None else ci
     if score is not None and score_ci is None:
@@ -34,7 +34,7 @@ def result(
         method="nmf",
         settings={
             "seed": 0, "draw": draw, "confidence": confidence, "samples_per_class": 4, "outputs": outputs,
-            "classes": list(range(classes)),
+            "classes": list(range(classes)), "depth": depth,
         },
         samples=[] if samples is None else samples,
     )
@@ -334,23 +334,45 @@ def test_threshold_edges_are_accepted():
     assert Thresholds(min_auc=1, max_drop=0).max_drop == 0
 
 
-@pytest.mark.parametrize("classes", [2, 3, 5, 9])
-def test_the_default_thresholds_do_not_judge_models_with_fewer_classes_than_the_calibration(classes):
-    # clean-looking and memorizing-looking alike: on few classes the calibrated score scale does not hold
+OWN_THRESHOLDS = (
+    "Judge it with thresholds set from models you accepted (min_score and max_score_drop, or min_auc and max_drop)"
+)
+FEWER = "classes they gave wrong verdicts both ways in our validation."
+DEEPER = "on deeper networks they passed memorizing models and missed regressions in our validation."
+OUTSIDE = [
+    *[(dict(classes=c, outputs=c), Guard.FEW_CLASSES, "too few classes: the default score thresholds hold for models "
+       f"checked on at least 10 classes, and this one was checked on {c}; on models with 2, 3 or 5 {FEWER}")
+      for c in (2, 3, 5, 9)],
+    *[(dict(depth=d), Guard.TOO_DEEP, "too deep: the default score thresholds hold for networks with at most 7 "
+       f"activation layers on the main path, and this one has {d}; {DEEPER}") for d in (8, 12, 17)],
+]
+
+
+@pytest.mark.parametrize("outside, guard, reason", OUTSIDE)
+def test_the_default_thresholds_do_not_judge_models_outside_the_calibration(outside, guard, reason):
+    # clean-looking and memorizing-looking alike, alone and against a baseline: the calibrated scale did not hold there
     for score in (0.95, 0.3):
-        verdict = decide(result(score=score, classes=classes, outputs=classes, samples=FIFTY))
-        assert verdict.status == INCONCLUSIVE and verdict.guard == Guard.FEW_CLASSES
-        assert verdict.reasons == [
-            f"too few classes: the default score thresholds hold for models checked on at least 10 classes, and "
-            f"this one was checked on {classes}; on models with 2, 3 or 5 classes they gave wrong verdicts both "
-            "ways in our validation. Judge it with thresholds set from models you accepted (min_score and "
-            "max_score_drop, or min_auc and max_drop)"
-        ]
+        verdict = decide(result(score=score, samples=FIFTY, **outside))
+        assert verdict.status == INCONCLUSIVE and verdict.guard == guard
+        assert verdict.reasons == [f"{reason} {OWN_THRESHOLDS}"]
+    baseline = result(score=0.95, samples=FIFTY, **outside)
+    assert decide(result(score=0.3, samples=FIFTY, **outside), baseline=baseline).guard == guard
 
 
-def test_explicit_thresholds_judge_models_with_few_classes():
-    assert decide(result(score=0.95, classes=2, outputs=2, samples=FIFTY), Thresholds(min_score=0.8)).status == PASS
-    assert decide(result(score=0.3, classes=2, outputs=2, samples=FIFTY), Thresholds(min_score=0.8)).status == FAIL
+@pytest.mark.parametrize("outside", [dict(classes=2, outputs=2), dict(depth=17)])
+def test_explicit_thresholds_judge_models_outside_the_calibration(outside):
+    assert decide(result(score=0.95, samples=FIFTY, **outside), Thresholds(min_score=0.8)).status == PASS
+    assert decide(result(score=0.3, samples=FIFTY, **outside), Thresholds(min_score=0.8)).status == FAIL
+
+
+@pytest.mark.parametrize("depth", [1, 7, None])  # None: a result saved before depth was recorded
+def test_the_default_thresholds_judge_networks_as_deep_as_the_calibrations(depth):
+    assert decide(result(score=0.3, samples=FIFTY, depth=depth)).status == FAIL
+    assert decide(result(score=0.95, samples=FIFTY, depth=depth)).status == PASS
+
+
+def test_too_few_classes_is_named_first_when_both_bounds_are_crossed():
+    assert decide(result(score=0.9, classes=2, outputs=2, samples=FIFTY, depth=17)).guard == Guard.FEW_CLASSES
 
 
 def test_the_default_thresholds_judge_models_with_more_classes():

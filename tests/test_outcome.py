@@ -310,6 +310,14 @@ def test_baseline_without_a_score_is_not_compared_on_the_score(model, store):
     assert evaluate("m", model, _scored(0.7, 0.9), Thresholds(max_drop=0.05), store).baseline_state == "compared"
 
 
+def test_default_thresholds_do_not_judge_a_deep_network_and_say_how_to(model, store):
+    deep = dataclasses.replace(_scored(0.7, 0.3), settings={**_scored(0.7, 0.3).settings, "depth": 17})
+    outcome = evaluate("m", model, deep, Thresholds(), None)
+    assert outcome.status == INCONCLUSIVE and outcome.headline == "is deeper than the default gate was validated for"
+    assert outcome.reasons[0].startswith("too deep: the default score thresholds hold for networks with at most 7")
+    assert "memcheck: 'm' is deeper than the default gate was validated for (inconclusive)" in outcome.explain()
+
+
 def test_default_thresholds_do_not_judge_a_two_class_model_and_say_how_to(model, store):
     outcome = evaluate("m", model, dataclasses.replace(_scored(0.7, 0.3), settings=result().settings), Thresholds(), None)
     assert outcome.status == INCONCLUSIVE and outcome.headline == "has too few classes for the default gate"

@@ -72,6 +72,8 @@ def _json_with(**changes) -> str:
         (_json_with(surprise=1), "unknown field 'surprise'"),
         (_json_with(settings={"seed": -1}), "field 'settings.seed' must be a whole number >= 0, got -1"),
         (_json_with(settings={"ks": [1, "2"]}), "field 'settings.ks[1]' must be a positive finite number"),
+        (_json_with(settings={"depth": "deep"}), "field 'settings.depth' must be a whole number"),
+        (_json_with(settings={"outputs": 0}), "field 'settings.outputs' must be a whole number >= 1, got 0"),
         (_json_with(settings={"x": [[[[[[1]]]]]]}), "must be nested at most 4 deep"),
         (_json_with(method="x" * 20_000), "field 'method' must be a string of at most 10000 characters"),
         (_json_with(schema=99), "field 'schema' is 99; this version reads schemas 1, 2"),

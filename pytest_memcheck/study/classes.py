@@ -21,7 +21,7 @@ from torch import nn
 
 from .. import calibrated, zoo
 from ..engine import check
-from ..gate import Thresholds, decide, few_classes
+from ..gate import Thresholds, decide, outside_calibration
 from ..zoo import Split
 from .families import FAMILIES
 from .run import MAX_EPOCHS
@@ -59,7 +59,7 @@ def measure(family: str, classes: int, p: float, seed: int) -> dict:
     return {
         "family": family, "classes": classes, "p": p, "seed": seed, "error": error, "score": result.score,
         "without_guard": unguarded.status.value, "verdict": decide(result).status.value,
-        "guarded": few_classes(result, Thresholds()) is not None,
+        "guarded": outside_calibration(result, Thresholds()) is not None,
     }
 
 
