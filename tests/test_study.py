@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from pytest_memcheck.result import CheckResult
 from pytest_memcheck.study import analysis, calibrate, datasets, families, records, regimes, report, run
 from pytest_memcheck.study.cli import QUICK_FAMILIES, specs_from_args
 from pytest_memcheck.study.measure import CANDIDATES
@@ -237,3 +238,54 @@ def test_the_class_count_probe_cuts_data_and_heads_to_the_first_classes():
     rows = [{"family": "f", "classes": 3, "p": 0.0, "seed": s, "error": 0.01, "score": 0.5, "without_guard": "fail",
              "verdict": "inconclusive"} for s in (0, 1)]
     assert classes.table(rows).splitlines()[2] == "| f | 3 | 0 | 0.01, 0.01 | 0.50, 0.50 | fail, fail | inconclusive, inconclusive |"
+
+
+def test_the_probe_families_go_beyond_the_zoo_as_their_table_says():
+    from pytest_memcheck.study import beyond
+    from pytest_memcheck.study.measure import activation_labels
+
+    for name, depth, outputs in (("shapes_resnet18", 17, 10), ("tabular_mlp12", 12, 10), ("signals_cnn_20", 4, 20)):
+        probe = beyond.PROBES[name]
+        split = probe.data(0.0, 0)
+        model = probe.model().eval()
+        assert len(activation_labels(model, split.x)) == depth
+        assert model(split.x[:2]).shape == (2, outputs) and int(split.y.max()) + 1 == outputs
+
+
+def _kept(folder, family, p, seed, score, depth):
+    """A probe model's kept record: 10 classes x 50 samples, every sample's score equal to ``score``."""
+    samples = [[score] * 50 for _ in range(10)]
+    r = CheckResult(
+        auc=0.8, auc_ci=(0.75, 0.85), score=score, score_ci=(score - 0.02, score + 0.02), score_samples=samples,
+        saturated=False, curve={1.0: 0.8}, per_class={c: 0.8 for c in range(10)}, base_accuracy=1.0, layers=["a"],
+        method="nmf", samples=[[0.8] * 50 for _ in range(10)],
+        settings={"seed": 0, "draw": "d", "confidence": 0.95, "classes": list(range(10)), "outputs": 10, "depth": depth},
+    )
+    record = {"family": family, "p": p, "seed": seed, "test_error": 0.1 + p / 2, "result": r.to_dict()}
+    (folder / f"{family}_p{p:g}_s{seed}.json").write_text(json.dumps(record), encoding="utf-8")
+
+
+def test_the_probe_judges_kept_results_with_and_without_the_guards(tmp_path):
+    from pytest_memcheck.study import beyond
+
+    # a deep family on the score's usual scale is misjudged only without the guard: p = 0.4 passes alone
+    for p, seed, score in ((0.0, 0, 0.9), (0.0, 1, 0.88), (0.4, 0, 0.75)):
+        _kept(tmp_path, "tabular_mlp12", p, seed, score, depth=12)
+    rows = {(r["p"], r["seed"]): r for r in beyond.judge(tmp_path)}
+    assert rows[0.0, 1]["against"] == "retrain" and rows[0.0, 1]["vs_baseline"] == "pass"
+    assert rows[0.4, 0]["alone"] == "pass" and rows[0.4, 0]["vs_baseline"] == "fail"
+    assert {r["default"] for r in rows.values()} == {"inconclusive"}  # too deep for the default gate
+    # a model the check refused is kept with the refusal: the gate's "error"
+    failed = {"family": "tabular_mlp12", "p": 1.0, "seed": 0, "test_error": 0.9, "fit": 0.1, "error": "a dead layer"}
+    (tmp_path / "tabular_mlp12_p1_s0.json").write_text(json.dumps(failed), encoding="utf-8")
+    lines = beyond.table(beyond.judge(tmp_path)).splitlines()
+    assert lines[2] == "| tabular_mlp12 | 12 | 10 | 0 | 0 | 0.10 | 1.000 | 0.900 | pass | - | inconclusive |"
+    assert lines[3] == (
+        "| tabular_mlp12 | 12 | 10 | 0.4 | 0 | 0.30 | 1.000 | 0.750 | **pass** | fail (clean) | "
+        "inconclusive, inconclusive |"
+    )
+    assert lines[4] == "| tabular_mlp12 | 12 | 10 | 1 | 0 | 0.90 | 0.100 | - | error | error (clean) | error, error |"
+    assert lines[-1] == "Error of tabular_mlp12 p = 1 seed 0: a dead layer"
+    assert beyond.summary(beyond.judge(tmp_path)).splitlines()[2] == (
+        "| tabular_mlp12 | 12 | 10 | 2 pass | 1 error, 1 pass | - | 1 pass |"
+    )
