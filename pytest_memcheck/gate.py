@@ -310,7 +310,7 @@ def outside_calibration(result: CheckResult, thresholds: Thresholds) -> tuple[Gu
     if depth is not None and depth > calibrated.LAYERS:
         return Guard.TOO_DEEP, (
             f"too deep: the default score thresholds hold for networks with at most {calibrated.LAYERS} "
-            f"activation layers on the main path, and this one has {depth}; on deeper networks they passed "
+            f"activation layers on the main path, and this one has {depth}; on some deeper networks they passed "
             f"memorizing models and missed regressions in our validation. {_OWN_THRESHOLDS}"
         )
     return None

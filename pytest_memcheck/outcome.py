@@ -21,7 +21,7 @@ from typing import Any
 
 from .baseline import BaselineStore, fingerprint, modules
 from .escape import log_text
-from .gate import FAIL, PASS, Guard, Status, TextEnum, Thresholds, Verdict, decide
+from .gate import FAIL, PASS, Guard, Status, TextEnum, Thresholds, Verdict, decide, outside_calibration
 from .result import CheckResult
 
 UPDATE_HINT = "pytest --memcheck --memcheck-update"
@@ -30,7 +30,7 @@ UPDATE_HINT = "pytest --memcheck --memcheck-update"
 class BaselineState(TextEnum):
     """What happened to the gate's baseline file."""
 
-    NOT_USED = "not used"  # no max_drop / max_score_drop: no baseline is read
+    NOT_USED = "not used"  # no max_drop / max_score_drop, or a model they cannot judge: no baseline is read
     MISSING = "missing"  # none recorded yet
     COMPARED = "compared"
     MISMATCH = "mismatch"  # recorded for another architecture or other settings: not compared
@@ -158,7 +158,7 @@ class Outcome:
                 Guard.SATURATED: "cannot be judged by its AuC",
                 Guard.UNDECIDABLE: "had too few samples to decide",
                 Guard.FEW_CLASSES: "has too few classes for the default gate",
-                Guard.TOO_DEEP: "is deeper than the default gate was validated for",
+                Guard.TOO_DEEP: "is too deep for the default gate",
             }[guard]
         if self.status == Status.INCONCLUSIVE:
             return "could not be judged"
@@ -282,8 +282,9 @@ def evaluate(
         done = f"baseline {state.value}: {path} ({judged(result, thresholds)})"
         return outcome(dataclasses.replace(verdict, reasons=[*verdict.reasons, done]), state, result)
 
-    if not thresholds.uses_baseline:
-        # only a floor: a baseline plays no part, so a stale or broken file must not decide the gate
+    if not thresholds.uses_baseline or outside_calibration(result, thresholds) is not None:
+        # only a floor, or thresholds that cannot judge this model with any baseline (too few classes, too deep):
+        # a baseline plays no part, so a missing, stale or broken file must not decide the gate
         return outcome(decide(result, thresholds))
 
     baseline = store.load(name)

@@ -49,18 +49,15 @@ METHOD = "pca"
 MAX_LAYERS = 8
 
 
-def _live(sites) -> list[str]:
-    return [s.label for s in sites if s.activation and s.main and s.nonzero > 0]
-
-
 def depth(sites) -> int:
-    """The model's depth as the score sees it: its live activation layers on the main path."""
-    return len(_live(sites))
+    """The model's activation layers on the main path, dead or not: how the zoo's depths were counted."""
+    return sum(1 for s in sites if s.activation and s.main)
 
 
 def layers(sites) -> list[str]:
     """The layers the score compresses: the last :data:`MAX_LAYERS` live activations on the model's main path."""
-    return _live(sites)[-MAX_LAYERS:]
+    live = [s.label for s in sites if s.activation and s.main and s.nonzero > 0]
+    return live[-MAX_LAYERS:]
 
 
 @dataclass(frozen=True)

@@ -338,7 +338,7 @@ OWN_THRESHOLDS = (
     "Judge it with thresholds set from models you accepted (min_score and max_score_drop, or min_auc and max_drop)"
 )
 FEWER = "classes they gave wrong verdicts both ways in our validation."
-DEEPER = "on deeper networks they passed memorizing models and missed regressions in our validation."
+DEEPER = "on some deeper networks they passed memorizing models and missed regressions in our validation."
 OUTSIDE = [
     *[(dict(classes=c, outputs=c), Guard.FEW_CLASSES, "too few classes: the default score thresholds hold for models "
        f"checked on at least 10 classes, and this one was checked on {c}; on models with 2, 3 or 5 {FEWER}")

@@ -310,15 +310,31 @@ def test_baseline_without_a_score_is_not_compared_on_the_score(model, store):
     assert evaluate("m", model, _scored(0.7, 0.9), Thresholds(max_drop=0.05), store).baseline_state == "compared"
 
 
-def test_default_thresholds_do_not_judge_a_deep_network_and_say_how_to(model, store):
+@pytest.mark.parametrize("with_store", [False, True])
+def test_default_thresholds_do_not_judge_a_deep_network_and_say_how_to(model, store, with_store):
     deep = dataclasses.replace(_scored(0.7, 0.3), settings={**_scored(0.7, 0.3).settings, "depth": 17})
-    outcome = evaluate("m", model, deep, Thresholds(), None)
-    assert outcome.status == INCONCLUSIVE and outcome.headline == "is deeper than the default gate was validated for"
+    # no baseline recorded: still inconclusive, and no advice to record one (it would not help)
+    outcome = evaluate("m", model, deep, Thresholds(), store if with_store else None)
+    assert outcome.status == INCONCLUSIVE and outcome.headline == "is too deep for the default gate"
+    assert len(outcome.reasons) == 1 and outcome.baseline_state == "not used"
     assert outcome.reasons[0].startswith("too deep: the default score thresholds hold for networks with at most 7")
-    assert "memcheck: 'm' is deeper than the default gate was validated for (inconclusive)" in outcome.explain()
+    assert "memcheck: 'm' is too deep for the default gate (inconclusive)" in outcome.explain()
+    assert "record" not in outcome.explain()
 
 
-def test_default_thresholds_do_not_judge_a_two_class_model_and_say_how_to(model, store):
-    outcome = evaluate("m", model, dataclasses.replace(_scored(0.7, 0.3), settings=result().settings), Thresholds(), None)
+def test_a_recorded_baseline_does_not_make_the_default_thresholds_judge_a_deep_network(model, store):
+    deep = dataclasses.replace(_scored(0.7, 0.3), settings={**_scored(0.7, 0.3).settings, "depth": 17})
+    store.save("m", _scored(0.7, 0.9), fingerprint(model))
+    assert evaluate("m", model, deep, Thresholds(), store).status == INCONCLUSIVE
+    # an explicit regression limit compares it
+    explicit = evaluate("m", model, deep, Thresholds(max_score_drop=0.1), store)
+    assert explicit.status == FAIL and explicit.baseline_state == "compared"
+
+
+@pytest.mark.parametrize("with_store", [False, True])
+def test_default_thresholds_do_not_judge_a_two_class_model_and_say_how_to(model, store, with_store):
+    two = dataclasses.replace(_scored(0.7, 0.3), settings=result().settings)
+    outcome = evaluate("m", model, two, Thresholds(), store if with_store else None)
     assert outcome.status == INCONCLUSIVE and outcome.headline == "has too few classes for the default gate"
     assert outcome.reasons[0].startswith("too few classes: the default score thresholds hold for models checked on at least 10")
+    assert len(outcome.reasons) == 1 and "record" not in outcome.explain()  # a missing baseline is not the problem

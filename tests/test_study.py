@@ -244,12 +244,11 @@ def test_the_probe_families_go_beyond_the_zoo_as_their_table_says():
     from pytest_memcheck.study import beyond
     from pytest_memcheck.study.measure import activation_labels
 
-    for name, depth, outputs in (("shapes_resnet18", 17, 10), ("tabular_mlp12", 12, 10), ("signals_cnn_20", 4, 20)):
-        probe = beyond.PROBES[name]
+    for name, probe in beyond.PROBES.items():
         split = probe.data(0.0, 0)
         model = probe.model().eval()
-        assert len(activation_labels(model, split.x)) == depth
-        assert model(split.x[:2]).shape == (2, outputs) and int(split.y.max()) + 1 == outputs
+        assert len(activation_labels(model, split.x)) == probe.layers, name
+        assert model(split.x[:2]).shape == (2, probe.classes) and int(split.y.max()) + 1 == probe.classes, name
 
 
 def _kept(folder, family, p, seed, score, depth):

@@ -9,7 +9,7 @@ classes), at label noise p in {0, 0.2,
 0.4, 1} with two seeds, and judges every model with the default gate: alone
 (the floor) and against its seed's clean model (the regression limit; the
 clean seed-1 model against seed 0 is a retrain), with and without the
-guards that keep the default gate to what it was validated on. Nothing here
+*too deep* guard that keeps the default gate to the depths it was validated on. Nothing here
 is tuned. Each model's result is kept in ``--out``, so the table can be made
 again (``--report-only``) without training.
 
@@ -108,7 +108,7 @@ def _unguarded(result: CheckResult) -> CheckResult:
 
 
 def judge(out: Path) -> list[dict]:
-    """One row per kept model: its verdicts alone and against its seed's clean model, with and without the guards."""
+    """One row per kept model: its verdicts alone and against its seed's clean model, with and without the depth guard."""
     kept = {}
     for path in sorted(out.glob("*.json")):
         r = json.loads(path.read_text(encoding="utf-8"))
@@ -173,7 +173,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
-#: The summary's columns: which models, and which of their verdicts (without the guards).
+#: The summary's columns: which models, and which of their verdicts (without the depth guard).
 COLUMNS = {
     "clean (alone)": (lambda r: r["p"] == 0, "alone"),
     "p >= 0.4 (alone)": (lambda r: r["p"] >= 0.4, "alone"),
@@ -183,7 +183,7 @@ COLUMNS = {
 
 
 def summary(rows: list[dict]) -> str:
-    """Markdown, one row per family: how many models got each verdict without the guards."""
+    """Markdown, one row per family: how many models got each verdict without the depth guard."""
     out = ["| family | layers | classes | " + " | ".join(COLUMNS) + " |", "|---" * (3 + len(COLUMNS)) + "|"]
     for family in dict.fromkeys(r["family"] for r in rows):
         cells = []
