@@ -744,12 +744,10 @@ def check(
     runs = []
     scored: list[tuple[tuple[float, ...], np.ndarray]] = []
     labels: list[str] = []
-    depth = 0
     with inspection(inner):
         for r in range(repeats):
             bt = draw(data, samples_per_class=samples_per_class, seed=seed + r, classes=classes, mode=batches, keys=keys)
             structure = probe.trace(bt.x.to(probe.device))
-            depth = max(depth, score_mod.depth(structure.sites))
             wanted: list[tuple[Layers, str | None]] = [(own_layers if r == 0 else labels, None)]
             scoring = (score_mod.layers(structure.sites), score_mod.METHOD)
             if score and batches == "single":  # the score regroups this very draw: one uncompressed pass for both
@@ -775,7 +773,7 @@ def check(
         confidence=float(confidence),
         classes=runs[0][0].classes,
         outputs=prefix.classes,
-        depth=depth,
+        depth=score_mod.depth(structure.sites),  # the architecture's: the same on every draw
     )
     return _summarize(probe, runs, labels, settings, started, scored)
 

@@ -92,11 +92,11 @@ def measure(name: str, out: Path) -> None:
             model, split = train(name, p, seed)
             with torch.no_grad():
                 error = float((model(split.x_test).argmax(1) != split.y_test).float().mean())
-            record = {"family": name, "p": p, "seed": seed, "test_error": error, "fit": zoo.accuracy(model, split.x, split.y)}
+            record = {"family": name, "p": p, "seed": seed, "test_error": error}
             try:
                 record["result"] = check(model, split.train).to_dict()
-            except MemcheckError as exc:  # the gate's "error" verdict: kept, with what the check said
-                record["error"] = str(exc)
+            except MemcheckError as exc:  # the gate's "error" verdict: kept, with what the check said and the fit
+                record.update(error=str(exc), fit=zoo.accuracy(model, split.x, split.y))
             path.write_text(json.dumps(record) + "\n", encoding="utf-8")
             print(f"{name} p={p:g} seed={seed}: test error {error:.2f}, "
                   f"{record.get('error') or 'score %.3f' % record['result']['score']}", file=sys.stderr, flush=True)
