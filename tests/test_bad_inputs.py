@@ -117,6 +117,26 @@ def dead(model: nn.Sequential) -> nn.Sequential:
     return model
 
 
+class DeadBranch(nn.Module):
+    """A residual MLP whose branch layer ``act2`` is dead: the network still predicts through the shortcut."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = dead(named_mlp())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.net
+        h = n.act1(n.fc1(n.flat(x)))
+        return n.head(h + n.act2(n.fc2(h)))
+
+
+def trained_dead_branch(x: torch.Tensor, y: torch.Tensor) -> DeadBranch:
+    """Fitted to its samples through the shortcut (a dead ReLU gets no gradient, so ``act2`` stays dead)."""
+    torch.manual_seed(0)
+    model, _ = mc.zoo.fit(DeadBranch(), x, y, max_epochs=300, target_accuracy=1.0)
+    return model
+
+
 def split(model: nn.Sequential) -> nn.Sequential:
     model.fc1.to("meta")
     return model
@@ -277,8 +297,12 @@ CATALOGUE: list[Case] = [
          r"layers=\[\] selects nothing; leave layers unset"),
     Case("layer not non-negative", lambda m, x, y: check(m, (x, y), layers=["fc1"]), LayerError,
          r"layer 'fc1' outputs negative values \(minimum -.*\).*pick the ReLU that follows it"),
-    Case("dead (all-zero) layer", lambda m, x, y: check(dead(m), (x, y), layers=["act2"]), ActivationError,
-         r"layer 'act2' outputs only zeros .*\(a dead layer\).*pick another layer or check the model's training"),
+    Case("dead (all-zero) layer", lambda m, x, y: check(trained_dead_branch(x, y), (x, y), layers=["net.act2"]),
+         ActivationError,
+         r"layer 'net.act2' outputs only zeros .*\(a dead layer\).*pick another layer or check the model's training"),
+    Case("dead layer that collapsed the network", lambda m, x, y: check(dead(m), (x, y), layers=["act2"]), ModelError,
+         r"the model has collapsed: layer 'act2' outputs only zeros and the model predicts 25.0% of the \d+ checked "
+         r"training samples right, no better than guessing among its 4 outputs \(25.0%\).*lower learning rate"),
     Case("inf activations that reach the logits", lambda m, x, y: check(Overflow(False), (x, y)), ActivationError,
          r"output contains NaN and layer 'fc' is the first to produce NaN or inf.*check the weights and the input"),
     Case("inf activations in a compressed layer", lambda m, x, y: check(Overflow(True), (x, y)), ActivationError,
