@@ -251,6 +251,22 @@ def test_the_probe_families_go_beyond_the_zoo_as_their_table_says():
         assert model(split.x[:2]).shape == (2, probe.classes) and int(split.y.max()) + 1 == probe.classes, name
 
 
+def test_fit_trains_with_sgd_when_asked_and_refuses_other_optimizers():
+    from pytest_memcheck import zoo
+
+    x, y = torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(0)), torch.arange(40) % 4
+    weights = {}
+    for optimizer, lr in (("adam", 2e-3), ("sgd", 0.05), ("sgd", 0.01)):
+        torch.manual_seed(0)
+        model, epochs = zoo.fit(zoo.mlp(classes=4), x, y, max_epochs=2, target_accuracy=None, optimizer=optimizer, lr=lr)
+        assert epochs == 2
+        weights[optimizer, lr] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert not torch.equal(weights["adam", 2e-3], weights["sgd", 0.05])  # the optimizer is used...
+    assert not torch.equal(weights["sgd", 0.05], weights["sgd", 0.01])  # ... with the learning rate given
+    with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd', got 'rmsprop'"):
+        zoo.fit(zoo.mlp(classes=4), x, y, optimizer="rmsprop")
+
+
 def _kept(folder, family, p, seed, score, depth):
     """A probe model's kept record: 10 classes x 50 samples, every sample's score equal to ``score``."""
     samples = [[score] * 50 for _ in range(10)]
