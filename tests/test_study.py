@@ -188,6 +188,7 @@ def test_a_family_on_another_scale_shows_up_held_out():
     assert fold["floor"]["clean_failed"] == 3
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # a fold without clean models is a NaN, not numpy's warning
 def test_summary_and_report_from_tiny_records(zoo):
     _, _, rs = zoo
     summary = calibrate.summarize(decode(rs))

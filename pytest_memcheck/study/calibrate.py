@@ -401,7 +401,8 @@ class Calibration:
         changes = self.changes(formula, pairs(rows))
         drops = {rel: _choose_drop(changes, rel) for rel in (False, True)}
         relative = max(drops, key=lambda rel: (drops[rel][1], not rel))  # the wider relative margin
-        typical = float(np.median([r.score for r in rows if r.model.regime == "noise" and clean(r.model)]))
+        clean_scores = [r.score for r in rows if r.model.regime == "noise" and clean(r.model)]
+        typical = float(np.median(clean_scores)) if clean_scores else math.nan  # no clean model: no typical one
         return Choice(formula, floor, fit_guard, drops[relative][0], relative, typical - floor)
 
 
