@@ -349,12 +349,12 @@ class _Probe:
         correct = (logits.argmax(1).cpu() == batches.y.flatten()).reshape(batches.y.shape).numpy()
         prefixes = []
         for selected, method, route, store, own in zip(selections, methods, routes, recorded, watched):
-            first = first_outputs[selected[0]]
+            head = selected[0]
             selected = [with_stats(s, measured.get(s)) for s in selected]
-            _refuse_collapsed(selected, correct, classes)
             if not all(s.finite for s in selected):
                 validate(selected, trace(self.model, x.clone()).sites, method)
-            validate(selected, structure.sites, method)
+            validate(selected, structure.sites, method)  # before reading the first layer's output: it may have none
+            first = first_outputs[head]
             replay = {
                 name: {i: player(value, route.replayed[name][i]) for i, value in calls.items()}
                 for name, calls in store.items()
@@ -494,23 +494,6 @@ def _clipping(method: str, grid: Sequence[float], ranks: list[int], label: str, 
         notes.append(f"k={ks(clipped)} exceed{'s' if len(clipped) == 1 else ''} the {q} units of layer {label!r}; "
                      "clipped to all of them")
     return notes
-
-
-def _refuse_collapsed(selected: list[CallSite], correct: np.ndarray, classes: int) -> None:
-    """A dead layer in a network that predicts no better than chance: the network collapsed, nothing to check.
-
-    Said before the dead-layer error, which would ask for another layer: no
-    layer of a collapsed network tells anything about memorization.
-    """
-    dead = next((s for s in selected if s.nonzero == 0), None)
-    fit = float(correct.mean())
-    if dead is not None and stats.at_chance(fit, classes, correct.size):
-        raise ModelError(
-            f"the model has collapsed: layer {dead.label!r} outputs only zeros and the model predicts "
-            f"{fit:.1%} of the {correct.size} checked training samples right, no better than guessing among its "
-            f"{classes} outputs ({1 / classes:.1%}); there is nothing to check. Is it trained, and are these the "
-            "data it was trained on? A network that collapses in training often needs a lower learning rate"
-        )
 
 
 def _all_of(watchers: list[Callable[[Any], None]]) -> Callable[[Any], None]:

@@ -372,9 +372,13 @@ def defaults(sites: list[CallSite], method: str) -> tuple[list[CallSite], list[s
 
     Activations in gating side branches (squeeze-excitation) reach the logits
     only through a sigmoid that scales the main path: compressing them says
-    little about the main path's representation, so they are passed over. NMF
-    needs non-negative activations: if the last ones are not (SiLU, GELU,
-    Hardswish), the error names them and the methods that work.
+    little about the main path's representation, so they are passed over. So
+    are dead ones (all zeros on the traced samples, as the score's layers):
+    compressing zeros measures nothing, and a network that collapsed in
+    training (a dead last layer, one prediction for every sample) then gets the
+    gate's *at chance* verdict instead of an error. NMF needs non-negative
+    activations: if the last ones are not (SiLU, GELU, Hardswish), the error
+    names them and the methods that work.
     """
     acts = [s for s in sites if s.activation]
     main = [s for s in acts if s.main]
@@ -383,7 +387,8 @@ def defaults(sites: list[CallSite], method: str) -> tuple[list[CallSite], list[s
             "the model has no activation layers (nn.ReLU, F.relu / torch.relu in forward, SiLU, GELU, ...) "
             "on its path to the logits; pass layers=[...] with the names of the modules to compress"
         )
-    chosen = main[-DEFAULT_LAYER_COUNT:]
+    live = [s for s in main if s.nonzero > 0]
+    chosen = (live or main)[-DEFAULT_LAYER_COUNT:]  # every one dead: the validation names the dead layer
     if method == "nmf" and not all(s.is_relu for s in chosen):
         others = [s for s in chosen if not s.is_relu]
         kinds = ", ".join(dict.fromkeys(s.kind for s in others))
@@ -397,6 +402,12 @@ def defaults(sites: list[CallSite], method: str) -> tuple[list[CallSite], list[s
             f"layers=[...]{pick}"
         )
     notes = []
+    dead = [s.label for s in main if s.nonzero == 0 and s.order > chosen[0].order]
+    if dead and live:
+        notes.append(
+            f"{', '.join(dead)} {'outputs' if len(dead) == 1 else 'output'} only zeros (a dead layer), so the "
+            f"default layers are the last live ones: {', '.join(s.label for s in chosen)}"
+        )
     skipped = [s.label for s in acts if not s.main and s.order > chosen[0].order]
     if skipped:
         notes.append(

@@ -118,11 +118,11 @@ def dead(model: nn.Sequential) -> nn.Sequential:
 
 
 class DeadBranch(nn.Module):
-    """A residual MLP whose branch layer ``act2`` is dead: the network still predicts through the shortcut."""
+    """A residual MLP whose branch layer ``net.act2`` is dead: the network still predicts through the shortcut."""
 
-    def __init__(self) -> None:
+    def __init__(self, net: nn.Sequential) -> None:
         super().__init__()
-        self.net = dead(named_mlp())
+        self.net = dead(net)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = self.net
@@ -130,11 +130,16 @@ class DeadBranch(nn.Module):
         return n.head(h + n.act2(n.fc2(h)))
 
 
-def trained_dead_branch(x: torch.Tensor, y: torch.Tensor) -> DeadBranch:
-    """Fitted to its samples through the shortcut (a dead ReLU gets no gradient, so ``act2`` stays dead)."""
-    torch.manual_seed(0)
-    model, _ = mc.zoo.fit(DeadBranch(), x, y, max_epochs=300, target_accuracy=1.0)
-    return model
+class Recurrent(nn.Module):
+    """An LSTM after the ReLU: a layer whose output is a tuple, not a tensor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.act, self.lstm, self.head = nn.Linear(64, 16), nn.ReLU(), nn.LSTM(16, 16), nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(self.act(self.fc(x.flatten(1))))
+        return self.head(out)
 
 
 def split(model: nn.Sequential) -> nn.Sequential:
@@ -297,12 +302,10 @@ CATALOGUE: list[Case] = [
          r"layers=\[\] selects nothing; leave layers unset"),
     Case("layer not non-negative", lambda m, x, y: check(m, (x, y), layers=["fc1"]), LayerError,
          r"layer 'fc1' outputs negative values \(minimum -.*\).*pick the ReLU that follows it"),
-    Case("dead (all-zero) layer", lambda m, x, y: check(trained_dead_branch(x, y), (x, y), layers=["net.act2"]),
-         ActivationError,
-         r"layer 'net.act2' outputs only zeros .*\(a dead layer\).*pick another layer or check the model's training"),
-    Case("dead layer that collapsed the network", lambda m, x, y: check(dead(m), (x, y), layers=["act2"]), ModelError,
-         r"the model has collapsed: layer 'act2' outputs only zeros and the model predicts 25.0% of the \d+ checked "
-         r"training samples right, no better than guessing among its 4 outputs \(25.0%\).*lower learning rate"),
+    Case("dead (all-zero) layer", lambda m, x, y: check(dead(m), (x, y), layers=["act2"]), ActivationError,
+         r"layer 'act2' outputs only zeros .*\(a dead layer\).*pick another layer or check the model's training"),
+    Case("layer whose output is not a tensor", lambda m, x, y: check(Recurrent(), (x, y), layers=["lstm"]),
+         LayerError, r"layer 'lstm' does not return a floating-point tensor; pick an activation layer"),
     Case("inf activations that reach the logits", lambda m, x, y: check(Overflow(False), (x, y)), ActivationError,
          r"output contains NaN and layer 'fc' is the first to produce NaN or inf.*check the weights and the input"),
     Case("inf activations in a compressed layer", lambda m, x, y: check(Overflow(True), (x, y)), ActivationError,
@@ -496,6 +499,25 @@ def test_training_mode_is_checked_in_eval_mode_restored_and_noted(model, tiny_da
     assert [m.training for m in model.modules()] == [True, True, True, False, True, True, True]
     assert "checked in eval mode and restored" in " ".join(got.notes)
     assert (got.auc, got.curve, got.samples) == (expected.auc, expected.curve, expected.samples)
+
+
+def test_default_layers_pass_over_a_dead_layer_and_say_so(model, tiny_data):
+    branched = DeadBranch(model).eval()
+    r = check(branched, tiny_data, **FAST)
+    assert r.layers == ["net.act1"]
+    assert "net.act2 outputs only zeros (a dead layer), so the default layers are the last live ones: net.act1" in (
+        r.notes
+    )
+    assert untouched(branched)
+
+
+def test_a_collapsed_network_is_at_chance_not_an_error(model, tiny_data):
+    """A dead last layer makes every prediction the same: the gate's at-chance guard, as for any such model."""
+    r = check(dead(model), tiny_data, **FAST)
+    assert r.layers == ["act1"] and r.base_accuracy == 0.25
+    verdict = mc.decide(r)
+    assert verdict.status == mc.Status.INCONCLUSIVE and verdict.guard == mc.Guard.CHANCE
+    assert "at chance: the model predicts 25.0%" in verdict.reasons[0]
 
 
 def test_partly_training_model_is_noted(model, tiny_data):
