@@ -252,20 +252,28 @@ def test_the_probe_families_go_beyond_the_zoo_as_their_table_says():
         assert model(split.x[:2]).shape == (2, probe.classes) and int(split.y.max()) + 1 == probe.classes, name
 
 
-def test_fit_trains_with_sgd_when_asked_and_refuses_other_optimizers():
+def test_fit_trains_as_asked_and_refuses_other_optimizers():
     from pytest_memcheck import zoo
 
     x, y = torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(0)), torch.arange(40) % 4
     weights = {}
-    for optimizer, lr in (("adam", 2e-3), ("sgd", 0.05), ("sgd", 0.01)):
+    runs = (("adam", 2e-3, 0.0), ("sgd", 0.05, 0.0), ("sgd", 0.01, 0.0), ("adam", 2e-3, 0.1), ("sgd", None, 0.0))
+    for optimizer, lr, smoothing in runs:
         torch.manual_seed(0)
-        model, epochs = zoo.fit(zoo.mlp(classes=4), x, y, max_epochs=2, target_accuracy=None, optimizer=optimizer, lr=lr)
+        model, epochs = zoo.fit(
+            zoo.mlp(classes=4), x, y, max_epochs=2, target_accuracy=None, optimizer=optimizer, lr=lr,
+            label_smoothing=smoothing,
+        )
         assert epochs == 2
-        weights[optimizer, lr] = torch.cat([p.detach().flatten() for p in model.parameters()])
-    assert not torch.equal(weights["adam", 2e-3], weights["sgd", 0.05])  # the optimizer is used...
-    assert not torch.equal(weights["sgd", 0.05], weights["sgd", 0.01])  # ... with the learning rate given
+        weights[optimizer, lr, smoothing] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert not torch.equal(weights["adam", 2e-3, 0.0], weights["sgd", 0.05, 0.0])  # the optimizer is used...
+    assert not torch.equal(weights["sgd", 0.05, 0.0], weights["sgd", 0.01, 0.0])  # ... with the learning rate given
+    assert not torch.equal(weights["adam", 2e-3, 0.0], weights["adam", 2e-3, 0.1])  # and the smoothing
+    assert torch.equal(weights["sgd", None, 0.0], weights["sgd", 0.05, 0.0])  # SGD's own default rate
     with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd', got 'rmsprop'"):
         zoo.fit(zoo.mlp(classes=4), x, y, optimizer="rmsprop")
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\), got 1.5"):
+        zoo.fit(zoo.mlp(classes=4), x, y, label_smoothing=1.5)
 
 
 def _kept(folder, family, p, seed, score, depth):
