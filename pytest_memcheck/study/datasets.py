@@ -100,13 +100,18 @@ def shapes(p: float = 0.0, seed: int = 0, n: int = 2000, size: int = 16, noise: 
     return _split(img.unsqueeze(1), y, p, seed)
 
 
-def tabular(p: float = 0.0, seed: int = 0, n: int = 2000, features: int = 32, classes: int = 10) -> Split:
-    """scikit-learn's ``make_classification``: ``classes`` classes, 2 clusters each, 16 informative of 32 features."""
+def tabular(
+    p: float = 0.0, seed: int = 0, n: int = 2000, features: int = 32, classes: int = 10, separation: float = 2.5
+) -> Split:
+    """scikit-learn's ``make_classification``: ``classes`` classes, 2 clusters each, 16 informative of 32 features.
+
+    A smaller ``separation`` (``class_sep``) makes the classes overlap: a harder task.
+    """
     from sklearn.datasets import make_classification
 
     x, y = make_classification(
         n_samples=n, n_features=features, n_informative=16, n_redundant=8, n_classes=classes,
-        n_clusters_per_class=2, class_sep=2.5, flip_y=0.0, random_state=0,
+        n_clusters_per_class=2, class_sep=separation, flip_y=0.0, random_state=0,
     )
     x = (x - x.mean(0)) / x.std(0)
     return _split(torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long), p, seed)
