@@ -6,9 +6,9 @@ CNNs), Adam, hard targets and a task it can generalize on. Users' networks
 are often deeper (torchvision's ResNet-18 has seventeen ReLU calls; the score
 compresses the last eight), have more classes (mixed batches then hold ten
 classes each) or other widths, are trained with SGD or label smoothing, and
-learn harder tasks. This probe trains sixteen families the calibration never
-saw (four deeper, two with twenty classes, four narrower or wider, two
-trained with SGD, two with label smoothing, two on tasks whose classes
+learn harder tasks. This probe trains seventeen families the calibration
+never saw (four deeper, two with twenty classes, four narrower or wider, two
+trained with SGD, two with label smoothing, three on tasks whose classes
 overlap), at label noise p in {0, 0.2, 0.4, 1} with two seeds, and judges
 every model with the default gate: alone (the floor) and against its seed's
 clean model (the regression limit; the clean seed-1 model against seed 0 is
@@ -93,6 +93,7 @@ PROBES = {
     "shapes_cnn_ls": Probe(lambda p, s: shapes(p, s), lambda: arch.cnn(2, 16), 4, training=_SMOOTHED),
     "tabular_mlp_ls": Probe(lambda p, s: tabular(p, s), lambda: arch.mlp(32), 3, training=_SMOOTHED),
     # harder tasks: classes that overlap (the zoo's clean test errors are 0.01-0.14)
+    "tabular_mlp_mid": Probe(lambda p, s: tabular(p, s, separation=1.5), lambda: arch.mlp(32), 3),
     "tabular_mlp_hard": Probe(lambda p, s: tabular(p, s, separation=1.0), lambda: arch.mlp(32), 3),
     "signals_cnn_noisy": Probe(lambda p, s: signals(p, s, noise=1.0), lambda: arch.cnn(1, 64), 4),
 }
