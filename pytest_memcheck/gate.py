@@ -16,6 +16,7 @@ never failed as memorizing.
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -26,7 +27,7 @@ import numpy as np
 from . import calibrated
 from .errors import MemcheckError
 from .result import CheckResult
-from .stats import at_chance, difference_ci
+from .stats import difference_ci
 
 
 class TextEnum(str, Enum):
@@ -251,6 +252,14 @@ def _regression(
         f"{ci[1]:+.3f}, {how}) is {where} {allowed}; it detects a fall of {limit + half:.3f} or more"
     )
     return _Check(status, reason + (_NARROW if status == INCONCLUSIVE else ""), delta + limit, then - limit, half, limit + half)
+
+
+def at_chance(fit: float, outputs: int | None, n: int) -> bool:
+    """The model fits no more of ``n`` samples than guessing among ``outputs`` classes would (2 standard errors)."""
+    if not outputs or not n:
+        return False
+    chance = 1 / outputs
+    return fit <= chance + 2 * math.sqrt(chance * (1 - chance) / n)
 
 
 def guard(result: CheckResult) -> tuple[Guard, str] | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from . import calibrated
@@ -139,11 +137,3 @@ def difference_ci(
         return delta, _quantiles(now - then, confidence)
     half = float(np.hypot((candidate_ci[1] - candidate_ci[0]) / 2, (baseline_ci[1] - baseline_ci[0]) / 2))
     return delta, (delta - half, delta + half)
-
-
-def at_chance(fit: float, outputs: int | None, n: int) -> bool:
-    """The model fits no more of ``n`` samples than guessing among ``outputs`` classes would (2 standard errors)."""
-    if not outputs or not n:
-        return False
-    chance = 1 / outputs
-    return fit <= chance + 2 * math.sqrt(chance * (1 - chance) / n)

@@ -115,8 +115,7 @@ def measure(name: str, out: Path) -> None:
             if path.exists():
                 continue
             model, split = train(name, p, seed)
-            with torch.no_grad():
-                error = float((model(split.x_test).argmax(1) != split.y_test).float().mean())
+            error = 1.0 - zoo.accuracy(model, split.x_test, split.y_test)
             record = {"family": name, "p": p, "seed": seed, "test_error": error}
             try:
                 record["result"] = check(model, split.train).to_dict()

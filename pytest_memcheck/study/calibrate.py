@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .. import stats
+from .. import gate, stats
 from .analysis import group_by, spearman
 from .models import Measured
 
@@ -435,7 +435,7 @@ def verdict(row: Scored, floor: float, fit_guard: float) -> str:
     """What the default gate (no baseline) says about one model: a guard or the floor's verdict."""
     m = row.model
     outputs, n = len(m.record["test_accuracy_per_class"]), row.values.size
-    if stats.at_chance(m.fit, outputs, n):
+    if gate.at_chance(m.fit, outputs, n):
         return "at chance"
     if m.fit < fit_guard:
         return "underfit"

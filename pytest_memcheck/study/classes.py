@@ -51,8 +51,7 @@ def measure(family: str, classes: int, p: float, seed: int) -> dict:
     torch.manual_seed(seed)
     model, _ = zoo.fit(with_outputs(fam.model(), classes), split.x, split.y, seed=seed, max_epochs=MAX_EPOCHS,
                        **fam.fit_kwargs)
-    with torch.no_grad():
-        error = float((model(split.x_test).argmax(1) != split.y_test).float().mean())
+    error = 1.0 - zoo.accuracy(model, split.x_test, split.y_test)
     result = check(model, split.train)
     unguarded = decide(replace(result, settings={**result.settings, "classes": list(range(calibrated.CLASSES))}))
     # the same result as if checked on ten classes: the calibrated thresholds without the guard
