@@ -333,7 +333,8 @@ WRITER = textwrap.dedent(
 
 def _writer(tmp_path: Path, *args: str) -> subprocess.Popen:
     script = tmp_path / "writer.py"
-    script.write_text(WRITER.format(root=str(ROOT)))
+    if not script.exists():  # rewriting it under a writer that is still reading it would hand that one a cut script
+        script.write_text(WRITER.format(root=str(ROOT)))
     return subprocess.Popen(
         [sys.executable, str(script), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
