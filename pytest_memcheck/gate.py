@@ -96,6 +96,9 @@ class Thresholds:
     max_drop: float | None = None
     min_score: float | None = None
     max_score_drop: float | None = None
+    #: True for the calibrated defaults (no threshold given): only they carry the calibration's bounds
+    #: (class count, depth). Explicit values judge as given, even when they equal the calibrated ones.
+    default: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         for name in KEYS:
@@ -110,15 +113,22 @@ class Thresholds:
         if all(getattr(self, name) is None for name in KEYS):
             object.__setattr__(self, "min_score", calibrated.MIN_SCORE)
             object.__setattr__(self, "max_score_drop", calibrated.MAX_SCORE_DROP)
+            object.__setattr__(self, "default", True)
 
     @classmethod
     def given(cls, **values: float | None) -> "Thresholds":
         """The thresholds that are not None; the calibrated defaults when none is."""
         return cls(**{k: v for k, v in values.items() if v is not None})
 
-    @property
-    def is_default(self) -> bool:
-        return self == Thresholds()
+    @classmethod
+    def restored(cls, values: dict[str, Any], default: bool) -> "Thresholds":
+        """Thresholds as :meth:`to_dict` gave them (a report, an outcome sent by a pytest-xdist worker)."""
+        thresholds = cls(**{k: values.get(k) for k in KEYS})
+        object.__setattr__(thresholds, "default", bool(default))
+        return thresholds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{k: getattr(self, k) for k in KEYS}, "default_thresholds": self.default}
 
     @property
     def uses_baseline(self) -> bool:
@@ -130,7 +140,9 @@ class Thresholds:
 
     def floors(self) -> "Thresholds | None":
         """The floors alone (what decides where no baseline is compared); None without a floor."""
-        return Thresholds(min_auc=self.min_auc, min_score=self.min_score) if self.has_floor else None
+        if not self.has_floor:
+            return None
+        return Thresholds.restored({"min_auc": self.min_auc, "min_score": self.min_score}, self.default)
 
 
 @dataclass
@@ -288,7 +300,7 @@ _OWN_THRESHOLDS = (
 
 
 def outside_calibration(result: CheckResult, thresholds: Thresholds) -> tuple[Guard, str] | None:
-    """Why the calibrated score thresholds cannot judge this model, or None; explicit thresholds always judge.
+    """Why the calibrated default thresholds cannot judge this model, or None; explicit thresholds always judge.
 
     They were chosen on ten-class networks with at most seven activation
     layers. On two-, three- and five-class versions of the zoo's families they
@@ -296,8 +308,7 @@ def outside_calibration(result: CheckResult, thresholds: Thresholds) -> tuple[Gu
     (a torchvision ResNet-18, a 12-layer MLP) they passed memorizing ones
     (docs/validation.md), so they do not judge there.
     """
-    calibrated_values = thresholds.min_score == calibrated.MIN_SCORE or thresholds.max_score_drop == calibrated.MAX_SCORE_DROP
-    if not calibrated_values:
+    if not thresholds.default:
         return None
     classes = len(result.settings.get("classes") or result.per_class)
     if classes < calibrated.CLASSES:

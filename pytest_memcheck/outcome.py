@@ -106,7 +106,7 @@ class Outcome:
             **verdict,
             "status": self.status.value,
             "reasons": self.reasons,
-            **dataclasses.asdict(self.thresholds),
+            **self.thresholds.to_dict(),
             "guard": None if self.verdict is None or self.verdict.guard is None else self.verdict.guard.value,
             "baseline": {
                 "state": self.baseline_state.value, "path": self.baseline_path, "auc": self.baseline_auc,
@@ -127,7 +127,7 @@ class Outcome:
             name=d["name"],
             result=None if d.get("result") is None else CheckResult.from_dict(d["result"]),
             verdict=verdict,
-            thresholds=Thresholds(**{f.name: d.get(f.name) for f in dataclasses.fields(Thresholds)}),
+            thresholds=Thresholds.restored(d, d.get("default_thresholds", False)),
             baseline_state=BaselineState(base["state"]),
             baseline_path=base["path"],
             baseline_auc=base["auc"],

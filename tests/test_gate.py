@@ -84,12 +84,15 @@ def test_reason_states_the_configured_confidence_level():
 def test_no_argument_means_the_calibrated_score_thresholds():
     t = Thresholds()
     assert (t.min_score, t.max_score_drop) == (calibrated.MIN_SCORE, calibrated.MAX_SCORE_DROP)
-    assert t.min_auc is None and t.max_drop is None and t.is_default
+    assert t.min_auc is None and t.max_drop is None and t.default
 
 
 def test_explicit_thresholds_replace_the_defaults():
     assert Thresholds(min_auc=0.6) == Thresholds(min_auc=0.6, min_score=None, max_score_drop=None)
-    assert not Thresholds(max_drop=0.05).is_default
+    assert not Thresholds(max_drop=0.05).default
+    # the calibrated values given explicitly are the user's thresholds, not the defaults
+    explicit = Thresholds(min_score=calibrated.MIN_SCORE, max_score_drop=calibrated.MAX_SCORE_DROP)
+    assert not explicit.default and explicit != Thresholds()
 
 
 def test_max_drop_without_a_baseline_is_not_applied():
@@ -360,9 +363,31 @@ def test_the_default_thresholds_do_not_judge_models_outside_the_calibration(outs
 
 
 @pytest.mark.parametrize("outside", [dict(classes=2, outputs=2), dict(depth=17)])
-def test_explicit_thresholds_judge_models_outside_the_calibration(outside):
-    assert decide(result(score=0.95, samples=FIFTY, **outside), Thresholds(min_score=0.8)).status == PASS
-    assert decide(result(score=0.3, samples=FIFTY, **outside), Thresholds(min_score=0.8)).status == FAIL
+@pytest.mark.parametrize(
+    "thresholds",
+    [Thresholds(min_score=0.8), Thresholds(min_score=calibrated.MIN_SCORE),
+     Thresholds(min_score=0.8, max_score_drop=calibrated.MAX_SCORE_DROP)],
+    ids=["own-floor", "calibrated-floor-given", "calibrated-limit-given"],
+)
+def test_explicit_thresholds_judge_models_outside_the_calibration(outside, thresholds):
+    # even where a value equals the calibrated one: the user chose it for this model
+    assert decide(result(score=0.95, samples=FIFTY, **outside), thresholds).status == PASS
+    assert decide(result(score=0.3, samples=FIFTY, **outside), thresholds).status == FAIL
+
+
+@pytest.mark.parametrize("outside", [dict(classes=2, outputs=2), dict(depth=17)])
+def test_an_explicit_limit_alone_judges_a_regression_outside_the_calibration(outside):
+    limit = Thresholds(max_score_drop=calibrated.MAX_SCORE_DROP)  # the hard-task advice: the limit, no floor
+    baseline = result(score=0.9, samples=FIFTY, **outside)
+    assert decide(result(score=0.9, samples=FIFTY, **outside), limit, baseline).status == PASS
+    assert decide(result(score=0.5, samples=FIFTY, **outside), limit, baseline).status == FAIL
+
+
+def test_the_floors_of_the_defaults_keep_their_bounds():
+    floors = Thresholds().floors()
+    assert floors.default and floors.max_score_drop is None
+    assert decide(result(score=0.95, samples=FIFTY, depth=17), floors).guard == Guard.TOO_DEEP
+    assert not Thresholds(min_score=0.7, max_score_drop=0.1).floors().default
 
 
 @pytest.mark.parametrize("depth", [1, 7, None])  # None: a result saved before depth was recorded

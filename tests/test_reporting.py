@@ -89,8 +89,12 @@ def test_the_error_and_its_reason_are_in_every_report():
 
 
 def test_outcomes_round_trip_through_their_json_form():
-    for o in ALL:
+    defaults = Outcome("calibrated", res(0.64), Verdict("pass", []), Thresholds())
+    given = Outcome("given", res(0.64), Verdict("pass", []), Thresholds(min_score=Thresholds().min_score))
+    for o in [*ALL, defaults, given]:
         assert Outcome.from_dict(json.loads(json.dumps(o.to_dict()))) == o
+    # whether the thresholds were the calibrated defaults travels too: only they carry the calibration's bounds
+    assert defaults.to_dict()["default_thresholds"] and not given.to_dict()["default_thresholds"]
 
 
 def test_an_empty_run_still_has_a_report_and_summary():
