@@ -105,6 +105,7 @@ class ConfiguredGates:
                 seed=kw["seed"] + repeat,
                 classes=setting("classes"),
                 mode=setting("batches"),
+                keys=setting("keys"),
             )
         return self._batches[name, repeat]
 

@@ -94,6 +94,34 @@ def test_batches_are_the_ones_the_gate_checks(tmp_path, repeats, batches):
         gates.batches("cnn", repeats)
 
 
+def test_batches_read_dict_items_with_the_gates_keys(tmp_path):
+    (tmp_path / "dictdata.py").write_text(
+        "from torch.utils.data import Dataset\n"
+        "from pytest_memcheck import zoo\n\n"
+        "class Digits(Dataset):\n"
+        "    def __init__(self):\n"
+        "        self.x, self.y = zoo.digits(0.0, seed=0).train\n"
+        "    def __len__(self):\n"
+        "        return len(self.y)\n"
+        "    def __getitem__(self, i):\n"
+        "        return {'img': self.x[i], 'cls': self.y[i]}\n\n"
+        "def train():\n"
+        "    return Digits()\n"
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.memcheck.models.cnn]\nmodel = "pytest_memcheck.zoo:digits_cnn"\ndata = "dictdata:train"\n'
+        'min_auc = 0.5\nsamples_per_class = 4\nks = [1, 2]\nkeys = ["img", "cls"]\n'
+    )
+    gates = ConfiguredGates(memcheck_config.load(tmp_path), tmp_path, seed=3)
+    from pytest_memcheck.engine import _draw_fingerprint
+
+    torch.manual_seed(0)
+    batches = gates.batches("cnn")  # names neither of the common keys: drawn only with the gate's own
+    assert gates.outcome("cnn").result.settings["draw"] == _draw_fingerprint([batches])
+    x, y = zoo.digits(0.0, seed=0).train
+    assert torch.equal(batches.x, x[batches.index.flatten()]) and torch.equal(batches.y, y[batches.index])
+
+
 def test_model_is_loaded_once_and_only_when_asked(tmp_path):
     gates = _gates(tmp_path)
     assert gates._models == {} and gates._data == {}
