@@ -189,6 +189,12 @@ def _side(ci: tuple[float, float], limit: float) -> Status:
 
 
 _NARROW = "; more samples_per_class or repeats narrow the interval"
+#: A change's interval narrows only if both sides do: a different samples_per_class is not compared at all, and
+#: repeats on the candidate alone lose the pairing.
+_NARROW_CHANGE = (
+    "; to narrow it, record the baseline again from the accepted model with more samples_per_class or repeats, "
+    "and check with the same settings"
+)
 
 
 def _level(result: CheckResult) -> str:
@@ -263,7 +269,8 @@ def _regression(
         f"{what} {now:.3f} vs the baseline's {then:.3f}: change {delta:+.3f} ({_level(result)} {ci[0]:+.3f} to "
         f"{ci[1]:+.3f}, {how}) is {where} {allowed}; it detects a fall of {limit + half:.3f} or more"
     )
-    return _Check(status, reason + (_NARROW if status == INCONCLUSIVE else ""), delta + limit, then - limit, half, limit + half)
+    narrow = _NARROW_CHANGE if status == INCONCLUSIVE else ""
+    return _Check(status, reason + narrow, delta + limit, then - limit, half, limit + half)
 
 
 def at_chance(fit: float, outputs: int | None, n: int) -> bool:
@@ -359,6 +366,7 @@ def decide(result: CheckResult, thresholds: Thresholds | None = None, baseline: 
         )
     if thresholds.min_score is not None:
         checks.append(_floor(result, "score", result.score, result.score_ci, thresholds.min_score, "min_score"))
+    compared = baseline is not None and thresholds.uses_baseline
     if thresholds.max_score_drop is not None and baseline is not None:
         checks.append(_regression(result, baseline, "score", "max_score_drop", thresholds.max_score_drop, True))
     if thresholds.min_auc is not None:
@@ -382,6 +390,7 @@ def decide(result: CheckResult, thresholds: Thresholds | None = None, baseline: 
             0,
             f"undecidable: the {_level(result)} is +-{max(c.half_width for c in checks):.3f} wide, more than "
             f"+-{calibrated.MAX_HALF_WIDTH:g}, which cannot tell a typical model from the threshold with "
-            f"{result.settings.get('samples_per_class')} samples per class; raise samples_per_class or repeats",
+            f"{result.settings.get('samples_per_class')} samples per class; raise samples_per_class or repeats"
+            + (" (and record the baseline again with them)" if compared else ""),
         )
     return verdict

@@ -154,6 +154,13 @@ def test_drop_whose_interval_straddles_the_limit_is_inconclusive():
     verdict = decide(cand, Thresholds(max_drop=0.05), base)
     assert verdict.status == INCONCLUSIVE
     assert "independent draws" in verdict.reasons[0] and "straddling" in verdict.reasons[0]
+    # more samples on the candidate alone would not be compared: both sides have to be measured again
+    assert verdict.reasons[0].endswith(
+        "to narrow it, record the baseline again from the accepted model with more samples_per_class or repeats, "
+        "and check with the same settings"
+    )
+    floor = decide(result(0.6, (0.55, 0.65)), Thresholds(min_auc=0.6))
+    assert floor.reasons[0].endswith("; more samples_per_class or repeats narrow the interval")
 
 
 def test_other_draws_of_the_same_classes_are_paired_by_class():
@@ -268,7 +275,10 @@ def test_interval_too_wide_to_decide_anything_is_undecidable():
     score = calibrated.MIN_SCORE
     verdict = decide(result(score=score, score_ci=(score - wide, score + wide)))
     assert verdict.status == INCONCLUSIVE and verdict.guard == Guard.UNDECIDABLE
-    assert verdict.reasons[0].startswith("undecidable:") and "samples_per_class" in verdict.reasons[0]
+    assert verdict.reasons[0].startswith("undecidable:") and verdict.reasons[0].endswith("raise samples_per_class or repeats")
+    against = decide(result(score=score, score_ci=(score - wide, score + wide)), baseline=result(score=score))
+    assert against.guard == Guard.UNDECIDABLE
+    assert against.reasons[0].endswith("raise samples_per_class or repeats (and record the baseline again with them)")
 
 
 def test_narrow_straddling_interval_is_plain_inconclusive():
