@@ -8,7 +8,9 @@ error the model must be left exactly as found.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -450,6 +452,28 @@ def untouched(model: nn.Module) -> bool:
     return all(not m._forward_hooks and not m._forward_pre_hooks and not m.training for m in model.modules())
 
 
+def documented() -> dict[str, tuple[str, str]]:
+    """The engine's table in docs/reliability.md: problem -> (error class, message; "..." marks a cut)."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "reliability.md").read_text(encoding="utf-8")
+    section = text[text.index("## The engine:"):text.index("### Adjusted or suspicious")]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if len(cells) == 3 and re.fullmatch(r"`\w+Error`", cells[1]):
+            rows[cells[0]] = (cells[1].strip("`"), cells[2].replace("\\|", "|"))
+    return rows
+
+
+DOCUMENTED = documented()
+
+
+def row(problem: str) -> tuple[str, str]:
+    """The docs' row of a catalogue case: its problem, maybe with more said after it."""
+    rows = [v for k, v in DOCUMENTED.items() if k.replace("`", "").startswith(problem)]
+    assert len(rows) == 1, f"docs/reliability.md should have one row for {problem!r}, has {len(rows)}"
+    return rows[0]
+
+
 @pytest.mark.filterwarnings("ignore::pytest_memcheck.MemcheckWarning")
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.problem) for c in CATALOGUE])
 def test_bad_input_is_named_with_its_fix(case: Case, model, tiny_data):
@@ -457,6 +481,10 @@ def test_bad_input_is_named_with_its_fix(case: Case, model, tiny_data):
         case.call(model, *tiny_data)
     assert isinstance(info.value, ValueError)  # every MemcheckError is a ValueError
     assert untouched(model)
+    # the docs quote the message itself, cut only where they say "..."
+    kind, message = row(case.problem)
+    assert kind == type(info.value).__name__
+    assert all(part.strip() in str(info.value) for part in message.split("...")), str(info.value)
 
 
 @pytest.mark.parametrize(
