@@ -24,6 +24,8 @@ examples:
   memcheck check mypkg.models:load mypkg.data:train_set --min-auc 0.6 --json report.json
   memcheck check weights/new.pt mypkg.data:train_set --architecture mypkg.models:build \\
       --baseline tests/memcheck/model.json --max-drop 0.05
+  memcheck check weights/accepted.pt mypkg.data:train_set --architecture mypkg.models:build \\
+      --baseline tests/memcheck/model.json --update   # record the baseline
   memcheck check --gate candidate --seed 1   # a gate of [tool.memcheck.models] in ./pyproject.toml
 
 exit status: 0 passed (or inconclusive with --inconclusive warn), 1 failed or inconclusive,
@@ -53,7 +55,10 @@ def _add_check_arguments(cmd: argparse.ArgumentParser) -> None:
     gate.add_argument("--min-auc", type=float, metavar="X", help="floor of the paper's AuC (replaces the defaults)")
     gate.add_argument("--max-drop", type=float, metavar="X", help="largest accepted fall below --baseline's AuC")
     gate.add_argument("--baseline", type=Path, metavar="PATH", help="a recorded baseline, tests/memcheck/<name>.json")
-    gate.add_argument("--inconclusive", choices=("fail", "warn"), help="exit status of an undecidable check (default: fail)")
+    gate.add_argument("--update", action="store_true",
+                      help="record this check as the baseline (--baseline PATH, or the gate's) instead of comparing")
+    gate.add_argument("--inconclusive", choices=("fail", "warn"),
+                      help="exit status of an inconclusive verdict (undecidable, underfit, too deep, ...; default: fail)")
     out = cmd.add_argument_group("output")
     out.add_argument("--json", type=Path, metavar="PATH", help="write the verdict and result as JSON (the --memcheck-report format)")
     out.add_argument("--plot", type=Path, metavar="PATH", help="draw the k-vs-accuracy curve as a PNG (needs matplotlib)")
@@ -116,6 +121,8 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
                     f"leave out {', '.join(given)} (or check MODEL DATA without --gate)")
     elif args.model is None or args.data is None:
         return "give MODEL and DATA ('package.module:callable' or a weights file, and 'package.module:callable'), or --gate NAME"
+    if args.update and args.baseline is None and args.gate is None:
+        return "--update records a baseline: give the file with --baseline PATH (e.g. tests/memcheck/model.json)"
     drops = [f"--{k.replace('_', '-')}" for k in ("max_drop", "max_score_drop") if getattr(args, k) is not None]
     if drops and args.baseline is None and args.gate is None:
         return f"{' and '.join(drops)} and --baseline go together: the fall is measured from the baseline's result"
@@ -146,7 +153,7 @@ def _decide(args: argparse.Namespace, root: Path) -> tuple[Any, str]:
         from .gates import ConfiguredGates
 
         gates = ConfiguredGates(config.load(root), root, seed=args.seed, device=args.device)
-        return gates.outcome(args.gate), gates.spec(args.gate).inconclusive
+        return gates.outcome(args.gate, update=args.update), gates.spec(args.gate).inconclusive
     from .assertions import gated
     from .baseline import BaselineStore
     from .gate import Thresholds
@@ -158,12 +165,14 @@ def _decide(args: argparse.Namespace, root: Path) -> tuple[Any, str]:
         store, name = BaselineStore(args.baseline.parent), args.baseline.stem
         if store.path(name) != args.baseline or args.baseline.suffix != ".json":
             raise ValueError(f"--baseline {str(args.baseline)!r} must be a file <name>.json, e.g. {str(store.path(name))!r}")
-        if not args.baseline.is_file():
-            raise ValueError(f"--baseline {args.baseline} does not exist; record one with pytest --memcheck --memcheck-update")
+        if not args.update and not args.baseline.is_file():
+            raise ValueError(
+                f"--baseline {args.baseline} does not exist; record it from the model you accept: add --update"
+            )
     model = load_model(args.model, root, architecture=args.architecture, trust_pickle=args.trust_pickle)
     data = load_data(args.data, root)
     settings = {key: getattr(args, key) for key in _SETTINGS if getattr(args, key) is not None}
-    outcome = gated(model, data, name=name, thresholds=thresholds, store=store, **settings)
+    outcome = gated(model, data, name=name, thresholds=thresholds, store=store, update=args.update, **settings)
     return outcome, args.inconclusive or "fail"
 
 

@@ -295,7 +295,7 @@ def guard(result: CheckResult) -> tuple[Guard, str] | None:
     if fit < calibrated.MIN_FIT:
         return Guard.UNDERFIT, (
             f"underfit: the model fits {fit:.1%} of the {n} checked training samples (as labelled); memorization "
-            f"is judged on models that fit at least {calibrated.MIN_FIT:.0%} of theirs, so this one is not judged. "
+            f"is judged on models that fit at least {calibrated.MIN_FIT:.1%} of theirs, so this one is not judged. "
             "Train it further, or check that these are the data and labels it was trained on"
         )
     return None

@@ -72,8 +72,9 @@ class MemorizationMonitor:
         seed: int = 0,
         **check_kwargs: Any,
     ) -> None:
-        if radius < 0 or patience < 1 or every < 1:
-            raise ValueError(f"need radius >= 0, patience >= 1, every >= 1; got {radius}, {patience}, {every}")
+        for name, value, least in (("radius", radius, 0), ("patience", patience, 1), ("every", every, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise MemcheckError(f"{name} must be a whole number >= {least}, got {value!r}")
         if monitor not in QUANTITIES:
             raise MemcheckError(f"monitor={monitor!r} is not something a check measures; use one of {QUANTITIES}")
         batches = draw(data, samples_per_class=samples_per_class, seed=seed)

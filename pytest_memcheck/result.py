@@ -103,7 +103,7 @@ class CheckResult:
 
     def __str__(self) -> str:
         lo, hi = self.auc_ci
-        flag = " (saturated: the check sees nothing on this model)" if self.saturated else ""
+        flag = " (saturated: the single-class AuC cannot see memorization in these layers)" if self.saturated else ""
         return (
             f"{self.method} AuC {self.auc:.3f} [{lo:.3f}, {hi:.3f}]"
             + ("" if self.score is None else f", score {self.score:.3f}")

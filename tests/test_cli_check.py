@@ -73,6 +73,23 @@ def test_baseline_comparison_and_its_curve(shell, capsys, project, monkeypatch):
     assert drawn[0]["auc"] == json.loads((project.path / "tests/memcheck/clean.json").read_text())["result"]["auc"]
 
 
+def test_record_compare_and_refuse_lifecycle(shell, capsys, project):
+    """--update records the accepted model's baseline, a later check compares with it, a memorizing one is refused."""
+    baseline = project.path / "tests" / "memcheck" / "cli.json"
+    record = ["--baseline", "tests/memcheck/cli.json", *CNN, *FAST]
+    status, out, _ = shell("check", "clean.pt", "mydata:clean", *record, "--update", capsys=capsys)
+    assert status == cli.PASSED and "baseline recorded: tests/memcheck/cli.json" in " ".join(out.split())
+    recorded = baseline.read_bytes()
+    assert json.loads(recorded)["name"] == "cli"
+
+    status, out, _ = shell("check", "clean.pt", "mydata:clean", *record, capsys=capsys)
+    assert status == cli.PASSED and "change +0.000" in out and "paired on the same samples" in out
+
+    status, out, _ = shell("check", "memorizing.pt", "mydata:memorizing", *record, "--update", capsys=capsys)
+    assert status == cli.FAILED and "was NOT updated" in " ".join(out.split())
+    assert baseline.read_bytes() == recorded  # the accepted model's baseline is never overwritten by a failing one
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
@@ -81,7 +98,9 @@ def test_baseline_comparison_and_its_curve(shell, capsys, project, monkeypatch):
         (["check", "clean.pt"], "give MODEL and DATA"),
         (["check", "clean.pt", "mydata:clean"], "holds a state dict; set architecture = "),
         (["check", "clean.pt", "mydata:clean", *CNN, "--max-drop", "0.1"], "--max-drop and --baseline go together"),
-        (["check", "clean.pt", "mydata:clean", *CNN, "--baseline", "b.json", "--max-drop", "0.1"], "--baseline b.json does not exist"),
+        (["check", "clean.pt", "mydata:clean", *CNN, "--baseline", "b.json", "--max-drop", "0.1"],
+         "--baseline b.json does not exist; record it from the model you accept: add --update"),
+        (["check", "clean.pt", "mydata:clean", *CNN, "--update"], "--update records a baseline: give the file with --baseline PATH"),
         (["check", "clean.pt", "mydata:clean", *CNN, "--min-auc", "1.5"], "min_auc must be between 0 and 1"),
         (["check", "clean.pt", "mydata:nothing", *CNN], "'mydata' has no attribute 'nothing'"),
     ],

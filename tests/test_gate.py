@@ -264,6 +264,7 @@ def test_underfit_model_is_never_failed_as_memorizing():
     verdict = decide(result(0.1, (0.05, 0.15), score=0.05, base=fit, samples=FIFTY), Thresholds(min_auc=0.9))
     assert verdict.status == INCONCLUSIVE and verdict.guard == Guard.UNDERFIT
     assert verdict.reasons[0].startswith(f"underfit: the model fits {fit:.1%} of the 500 checked training samples")
+    assert "that fit at least 96.6% of theirs" in verdict.reasons[0]  # the guard as the docs state it, not rounded
 
 
 def test_a_model_that_fits_enough_is_judged():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -125,9 +127,14 @@ def test_every_checks_only_each_nth_call(monkeypatch):
     assert seen == [3, 6, 9]
 
 
-@pytest.mark.parametrize("kwargs", [{"radius": -1}, {"patience": 0}, {"every": 0}])
-def test_rejects_bad_settings(kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"radius": -1}, "radius must be a whole number >= 0, got -1"),
+     ({"patience": 0}, "patience must be a whole number >= 1, got 0"),
+     ({"every": 1.5}, "every must be a whole number >= 1, got 1.5")],
+)
+def test_rejects_bad_settings(kwargs, message):
+    with pytest.raises(mc.MemcheckError, match=re.escape(message)):
         _monitor(**kwargs)
 
 

@@ -107,3 +107,11 @@ def test_repr_is_short_and_the_details_stay_behind_explicit_calls():
     assert len(repr(many)) < 250 and "36 more" in repr(many)
     # layerwise returns {layer: CheckResult}; printing it stays short too
     assert len(str({f"l{i}": r for i in range(4)})) < 800
+
+
+def test_str_says_what_saturation_means():
+    assert str(result()) == "nmf AuC 0.700 [0.650, 0.750], score 0.710, base accuracy 0.980, layers 2, 4"
+    # only the single-class AuC is blind then: the score still judges the model
+    assert str(result(saturated=True)).endswith(
+        "layers 2, 4 (saturated: the single-class AuC cannot see memorization in these layers)"
+    )
