@@ -615,7 +615,7 @@ def _draw_fingerprint(draws: list[Batches]) -> str:
 MAX_SEED = 2**63 - 1
 
 
-def _require_whole(value: Any, name: str, minimum: int, why: str = "") -> int:
+def require_whole(value: Any, name: str, minimum: int, why: str = "") -> int:
     """A count or seed as a Python int: a whole number >= ``minimum`` (numpy's too), checked before any work."""
     if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or value < minimum:
         raise MemcheckError(f"{name} must be a whole number >= {minimum}, got {value!r}{why}")
@@ -639,8 +639,8 @@ def _setup(model, method, ks, residual, iterations, seed, device, output, confid
     """Validate every setting before any work, and build the probe that runs the check."""
     dev = _model_device(model, device)
     grid = _grid(method, ks)
-    iterations = _require_whole(iterations, "iterations", 1, "; the NNDSVDa start alone is a poor fit")
-    seed = _require_whole(seed, "seed", 0)
+    iterations = require_whole(iterations, "iterations", 1, "; the NNDSVDa start alone is a poor fit")
+    seed = require_whole(seed, "seed", 0)
     if seed + repeats - 1 > MAX_SEED:
         raise MemcheckError(
             f"seed must be at most 2**63 - 1 (torch.Generator's range; repeats use seed, seed + 1, ...), got {seed}"
@@ -737,7 +737,7 @@ def check(
     sweep over the same cached prefix; ``score=False`` skips it.
     """
     started = time.perf_counter()
-    repeats = _require_whole(repeats, "repeats", 1)
+    repeats = require_whole(repeats, "repeats", 1)
     inner, own_layers, wrapper_notes = _wrapped(model, layers)
     probe = _setup(inner, method, ks, residual, iterations, seed, device, output, confidence, repeats)
     probe.notes.extend(wrapper_notes)

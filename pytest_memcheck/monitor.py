@@ -23,7 +23,7 @@ import numpy as np
 from torch import nn
 
 from .batches import draw
-from .engine import check
+from .engine import check, require_whole
 from .errors import MemcheckError
 from .result import CheckResult
 
@@ -72,9 +72,9 @@ class MemorizationMonitor:
         seed: int = 0,
         **check_kwargs: Any,
     ) -> None:
-        for name, value, least in (("radius", radius, 0), ("patience", patience, 1), ("every", every, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise MemcheckError(f"{name} must be a whole number >= {least}, got {value!r}")
+        radius = require_whole(radius, "radius", 0)
+        patience = require_whole(patience, "patience", 1)
+        every = require_whole(every, "every", 1)
         if monitor not in QUANTITIES:
             raise MemcheckError(f"monitor={monitor!r} is not something a check measures; use one of {QUANTITIES}")
         batches = draw(data, samples_per_class=samples_per_class, seed=seed)

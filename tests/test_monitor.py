@@ -138,6 +138,11 @@ def test_rejects_bad_settings(kwargs, message):
         _monitor(**kwargs)
 
 
+def test_numpy_whole_numbers_are_settings_too():
+    monitor = _monitor(radius=np.int64(1), patience=np.int32(2), every=np.int64(3))
+    assert (monitor.radius, monitor.patience, monitor.every) == (1, 2, 3) and type(monitor.every) is int
+
+
 def test_real_model_in_a_training_loop():
     data = zoo.digits(0.0, seed=0)
     torch.manual_seed(0)
