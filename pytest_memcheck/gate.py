@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -96,9 +96,9 @@ class Thresholds:
     max_drop: float | None = None
     min_score: float | None = None
     max_score_drop: float | None = None
-    #: True for the calibrated defaults (no threshold given): only they carry the calibration's bounds
-    #: (class count, depth). Explicit values judge as given, even when they equal the calibrated ones.
-    default: bool = field(default=False, init=False)
+    #: True for the calibrated defaults (set when no threshold is given): only they carry the calibration's
+    #: bounds (class count, depth). Explicit values judge as given, even when they equal the calibrated ones.
+    default: bool = field(default=False, kw_only=True)
 
     def __post_init__(self) -> None:
         for name in KEYS:
@@ -114,6 +114,16 @@ class Thresholds:
             object.__setattr__(self, "min_score", calibrated.MIN_SCORE)
             object.__setattr__(self, "max_score_drop", calibrated.MAX_SCORE_DROP)
             object.__setattr__(self, "default", True)
+        elif self.default and not (
+            self.min_auc is None
+            and self.max_drop is None
+            and self.min_score in (None, calibrated.MIN_SCORE)
+            and self.max_score_drop in (None, calibrated.MAX_SCORE_DROP)
+        ):  # the defaults' floors are the defaults too; anything else was set by hand
+            raise MemcheckError(
+                "default=True marks the calibrated default thresholds (Thresholds() with no argument); "
+                f"these are set explicitly: {self}"
+            )
 
     @classmethod
     def given(cls, **values: float | None) -> "Thresholds":
@@ -123,9 +133,7 @@ class Thresholds:
     @classmethod
     def restored(cls, values: dict[str, Any], default: bool) -> "Thresholds":
         """Thresholds as :meth:`to_dict` gave them (a report, an outcome sent by a pytest-xdist worker)."""
-        thresholds = cls(**{k: values.get(k) for k in KEYS})
-        object.__setattr__(thresholds, "default", bool(default))
-        return thresholds
+        return cls(**{k: values.get(k) for k in KEYS}, default=bool(default))
 
     def to_dict(self) -> dict[str, Any]:
         return {**{k: getattr(self, k) for k in KEYS}, "default_thresholds": self.default}
@@ -140,9 +148,7 @@ class Thresholds:
 
     def floors(self) -> "Thresholds | None":
         """The floors alone (what decides where no baseline is compared); None without a floor."""
-        if not self.has_floor:
-            return None
-        return Thresholds.restored({"min_auc": self.min_auc, "min_score": self.min_score}, self.default)
+        return replace(self, max_drop=None, max_score_drop=None) if self.has_floor else None
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 
 import pytest
@@ -10,6 +12,7 @@ import numpy as np
 
 from pytest_memcheck import calibrated
 from pytest_memcheck.gate import FAIL, INCONCLUSIVE, PASS, Guard, Status, Thresholds, Verdict, decide
+from pytest_memcheck.errors import MemcheckError
 from pytest_memcheck.result import CheckResult
 
 
@@ -392,6 +395,13 @@ def test_an_explicit_limit_alone_judges_a_regression_outside_the_calibration(out
     baseline = result(score=0.9, samples=FIFTY, **outside)
     assert decide(result(score=0.9, samples=FIFTY, **outside), limit, baseline).status == PASS
     assert decide(result(score=0.5, samples=FIFTY, **outside), limit, baseline).status == FAIL
+
+
+def test_the_default_flag_survives_copies_and_cannot_mark_other_values():
+    assert dataclasses.replace(Thresholds()).default and Thresholds(**dataclasses.asdict(Thresholds())).default
+    assert Thresholds.restored(Thresholds().to_dict(), True) == Thresholds()
+    with pytest.raises(MemcheckError, match="default=True marks the calibrated default thresholds"):
+        Thresholds(min_score=0.5, default=True)
 
 
 def test_the_floors_of_the_defaults_keep_their_bounds():
