@@ -56,7 +56,8 @@ def _add_check_arguments(cmd: argparse.ArgumentParser) -> None:
     gate.add_argument("--max-drop", type=float, metavar="X", help="largest accepted fall below --baseline's AuC")
     gate.add_argument("--baseline", type=Path, metavar="PATH", help="a recorded baseline, tests/memcheck/<name>.json")
     gate.add_argument("--update", action="store_true",
-                      help="record this check as the baseline (--baseline PATH, or the gate's) instead of comparing")
+                      help="record this check as the baseline (--baseline PATH, or the gate's) instead of comparing; "
+                           "refused below the floor, at chance or underfit; the exit status is the verdict's")
     gate.add_argument("--inconclusive", choices=("fail", "warn"),
                       help="exit status of an inconclusive verdict (undecidable, underfit, too deep, ...; default: fail)")
     out = cmd.add_argument_group("output")
@@ -172,7 +173,10 @@ def _decide(args: argparse.Namespace, root: Path) -> tuple[Any, str]:
     model = load_model(args.model, root, architecture=args.architecture, trust_pickle=args.trust_pickle)
     data = load_data(args.data, root)
     settings = {key: getattr(args, key) for key in _SETTINGS if getattr(args, key) is not None}
-    outcome = gated(model, data, name=name, thresholds=thresholds, store=store, update=args.update, **settings)
+    outcome = gated(
+        model, data, name=name, thresholds=thresholds, store=store, update=args.update,
+        update_hint="this memcheck check command with --update", **settings,
+    )
     return outcome, args.inconclusive or "fail"
 
 

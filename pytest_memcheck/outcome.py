@@ -21,7 +21,7 @@ from typing import Any
 
 from .baseline import BaselineStore, fingerprint, modules
 from .escape import log_text
-from .gate import FAIL, PASS, Guard, Status, TextEnum, Thresholds, Verdict, decide, outside_calibration
+from .gate import FAIL, INCONCLUSIVE, PASS, Guard, Status, TextEnum, Thresholds, Verdict, decide, guard, outside_calibration
 from .result import CheckResult
 
 UPDATE_HINT = "pytest --memcheck --memcheck-update"
@@ -147,6 +147,11 @@ class Outcome:
         return auc or score
 
     @property
+    def recordable(self) -> bool:
+        """An update would record this model: the check can judge it and it is not below its floor."""
+        return self.result is not None and guard(self.result) is None and not self.below_floor
+
+    @property
     def headline(self) -> str:
         if self.failure is not None:
             return self.failure.stage.headline
@@ -191,12 +196,12 @@ class Outcome:
             values += [f"AuC {self.baseline_auc:.3f}"] if self.baseline_auc is not None else []
             recorded = f" ({', '.join(values)})" if values else ""
             lines.append(f"  baseline [{self.baseline_state.value}]: {self.baseline_path}{recorded}")
-        # recording helps only where a baseline is used, and --memcheck-update refuses a model below its floor
+        # recording helps only where a baseline is used, and only where the update would not be refused
         if (
             self.status in (Status.FAIL, Status.INCONCLUSIVE)
             and self.thresholds.uses_baseline
             and self.baseline_state in (BaselineState.MISSING, BaselineState.MISMATCH, BaselineState.COMPARED)
-            and not self.below_floor
+            and self.recordable
             and self.update_hint
         ):
             lines.append(f"  if this model is the one to accept, record it as the baseline: {self.update_hint}")
@@ -264,11 +269,14 @@ def evaluate(
         return outcome(decide(result, thresholds))
     path = store.path(name)
     if update:
-        verdict = _floor_verdict(result, thresholds, PASS)
+        invalid = guard(result)  # a model the check cannot judge is never recorded, with a floor or without one
+        verdict = _floor_verdict(result, thresholds, PASS) if invalid is None else Verdict(
+            INCONCLUSIVE, [invalid[1]], guard=invalid[0]
+        )
         existed = os.path.lexists(path)
         refused = (
-            "the model fails its floor" if verdict.status == FAIL
-            else f"the check cannot judge the model ({verdict.guard.value})" if verdict.guard in (Guard.CHANCE, Guard.UNDERFIT)
+            f"the check cannot judge the model ({invalid[0].value})" if invalid is not None
+            else "the model fails its floor" if verdict.status == FAIL
             else None
         )
         if refused is not None:

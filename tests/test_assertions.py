@@ -126,11 +126,16 @@ def test_tiny_baseline_file_lifecycle(clean_cnn, tmp_path):
     assert path.read_bytes() == before  # comparing never rewrites
 
 
-def test_a_model_the_check_cannot_judge_is_not_recorded(constant_model, digits_data, tmp_path):
+@pytest.mark.parametrize(
+    "limits", [{}, {"max_drop": 0.05}, {"max_score_drop": 0.1}], ids=["defaults", "max_drop-alone", "max_score_drop-alone"]
+)
+def test_a_model_the_check_cannot_judge_is_not_recorded(constant_model, digits_data, tmp_path, limits):
+    # with no floor to fail either: the guards decide what may be recorded, not the thresholds
     path = tmp_path / "memcheck" / "const.json"
     with pytest.raises(AssertionError, match="is at chance") as exc:
-        mc.assert_no_regression(constant_model, digits_data, path, update=True, **TINY)
+        mc.assert_no_regression(constant_model, digits_data, path, update=True, **limits, **TINY)
     assert "NOT recorded" in str(exc.value) and not path.exists()
+    assert "record it as the baseline" not in str(exc.value)  # no hint to do what was just refused
 
 
 # -------------------------------------------------------------------------------- the session's CNNs

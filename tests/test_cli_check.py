@@ -89,6 +89,18 @@ def test_record_compare_and_refuse_lifecycle(shell, capsys, project):
     assert status == cli.FAILED and "was NOT updated" in " ".join(out.split())
     assert baseline.read_bytes() == recorded  # the accepted model's baseline is never overwritten by a failing one
 
+    # a limit alone (no floor): an untrained model is still not recorded, since the check cannot judge it
+    untrained = ["pytest_memcheck.zoo:digits_cnn", "mydata:clean", "--baseline", "tests/memcheck/cli.json", *FAST]
+    status, out, _ = shell("check", *untrained, "--max-score-drop", "0.1", "--update", capsys=capsys)
+    assert status == cli.FAILED and "was NOT updated: the check cannot judge the model" in " ".join(out.split())
+    assert baseline.read_bytes() == recorded
+
+    # a failed comparison says how to record from the shell, not with a pytest run that would not write this file
+    status, out, _ = shell("check", "memorizing.pt", "mydata:memorizing", *record, "--max-score-drop", "0.1",
+                           capsys=capsys)
+    assert status == cli.FAILED
+    assert "record it as the baseline: this memcheck check command with --update" in " ".join(out.split())
+
 
 @pytest.mark.parametrize(
     "argv, message",
