@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -154,7 +155,8 @@ def _decide(args: argparse.Namespace, root: Path) -> tuple[Any, str]:
         from .gates import ConfiguredGates
 
         gates = ConfiguredGates(config.load(root), root, seed=args.seed, device=args.device)
-        return gates.outcome(args.gate, update=args.update), gates.spec(args.gate).inconclusive
+        hint = f"memcheck check --gate {shlex.quote(args.gate)} --update"
+        return gates.outcome(args.gate, update=args.update, update_hint=hint), gates.spec(args.gate).inconclusive
     from .assertions import gated
     from .baseline import BaselineStore
     from .gate import Thresholds

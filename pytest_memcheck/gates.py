@@ -24,7 +24,7 @@ from .engine import check
 from .errors import MemcheckError
 from .gate import Thresholds
 from .loading import load_data, load_model
-from .outcome import Outcome
+from .outcome import UPDATE_HINT, Outcome
 
 #: ``check``'s own defaults, for the settings a gate leaves unset.
 _CHECK_DEFAULTS = {name: p.default for name, p in inspect.signature(check).parameters.items()}
@@ -109,7 +109,7 @@ class ConfiguredGates:
             )
         return self._batches[name, repeat]
 
-    def outcome(self, name: str, *, update: bool = False) -> Outcome:
+    def outcome(self, name: str, *, update: bool = False, update_hint: str = UPDATE_HINT) -> Outcome:
         """Check the gate's model and decide, exactly as ``pytest --memcheck`` does for its item."""
         return gated(
             self.model(name),
@@ -118,5 +118,6 @@ class ConfiguredGates:
             thresholds=self.thresholds(name),
             store=BaselineStore(self.config.baseline_dir),
             update=update,
+            update_hint=update_hint,
             **self.check_kwargs(name),
         )

@@ -149,7 +149,7 @@ class Outcome:
     @property
     def recordable(self) -> bool:
         """An update would record this model: the check can judge it and it is not below its floor."""
-        return self.result is not None and guard(self.result) is None and not self.below_floor
+        return self.result is not None and recordable(self.result, self.thresholds)
 
     @property
     def headline(self) -> str:
@@ -220,6 +220,12 @@ def _floor_verdict(result: CheckResult, thresholds: Thresholds, otherwise: Statu
     return decide(result, floors) if floors is not None else Verdict(otherwise, [])
 
 
+def recordable(result: CheckResult, thresholds: Thresholds) -> bool:
+    """Whether an update records ``result``: never a model the check cannot judge or one below its floor."""
+    floors = thresholds.floors()
+    return guard(result) is None and (floors is None or decide(result, floors).status != FAIL)
+
+
 def _failed_without_baseline(result: CheckResult, thresholds: Thresholds, reason: str, first: bool) -> Verdict:
     """A fail that still reports the floors (a real comparison), with ``reason`` first or last."""
     floor = _floor_verdict(result, thresholds, FAIL)
@@ -274,12 +280,8 @@ def evaluate(
             INCONCLUSIVE, [invalid[1]], guard=invalid[0]
         )
         existed = os.path.lexists(path)
-        refused = (
-            f"the check cannot judge the model ({invalid[0].value})" if invalid is not None
-            else "the model fails its floor" if verdict.status == FAIL
-            else None
-        )
-        if refused is not None:
+        if not recordable(result, thresholds):
+            refused = f"the check cannot judge the model ({invalid[0].value})" if invalid else "the model fails its floor"
             reason = f"the baseline {path} was NOT {'updated' if existed else 'recorded'}: {refused}" + (
                 "; the recorded baseline is kept as it was" if existed else ""
             )
@@ -297,7 +299,9 @@ def evaluate(
 
     baseline = store.load(name)
     if baseline is None:
-        reason = f"no baseline recorded yet at {path}; record one with {update_hint}"
+        reason = f"no baseline recorded yet at {path}" + (
+            f"; record one with {update_hint}" if recordable(result, thresholds) else ""
+        )
         return outcome(_failed_without_baseline(result, thresholds, reason, first=False), BaselineState.MISSING)
     problem = _uncomparable(baseline, result, thresholds, model)
     if problem is not None:

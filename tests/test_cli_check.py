@@ -60,6 +60,16 @@ def test_gate_gives_the_same_decision_as_pytest(shell, capsys, project):
     assert json.loads((project.path / "seeded.json").read_text())["models"][0]["result"]["settings"]["seed"] == 3
 
 
+def test_a_gate_records_its_baseline_from_the_shell(shell, capsys, project):
+    project.configure(project.model_table("clean", extra="max_score_drop = 0.1\n"))
+    status, out, _ = shell("check", "--gate", "clean", capsys=capsys)
+    assert status == cli.FAILED and "record one with memcheck check --gate clean --update" in " ".join(out.split())
+    status, out, _ = shell("check", "--gate", "clean", "--update", capsys=capsys)
+    assert status == cli.PASSED and (project.path / "tests" / "memcheck" / "clean.json").is_file()
+    status, out, _ = shell("check", "--gate", "clean", capsys=capsys)
+    assert status == cli.PASSED and "change +0.000" in out
+
+
 def test_baseline_comparison_and_its_curve(shell, capsys, project, monkeypatch):
     project.configure(project.model_table("clean", extra="min_auc = 0.4\nmax_drop = 0.1\n"))
     project.run("--memcheck", "--memcheck-update").assert_outcomes(passed=1)

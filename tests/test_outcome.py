@@ -82,6 +82,15 @@ def test_missing_baseline_with_a_floor_too_still_reports_the_floor(model, store)
     assert out.verdict.margin == pytest.approx(0.2) and out.verdict.threshold == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("unrecordable", [result(0.2), dataclasses.replace(result(0.7), base_accuracy=0.5)],
+                         ids=["below-the-floor", "underfit"])
+def test_missing_baseline_of_a_model_an_update_would_refuse_gives_no_update_hint(model, store, unrecordable):
+    out = evaluate("m", model, unrecordable, Thresholds(min_auc=0.5, max_drop=0.05), store)
+    assert out.baseline_state == "missing" and UPDATE_HINT not in out.explain()
+    refused = evaluate("m", model, unrecordable, Thresholds(min_auc=0.5, max_drop=0.05), store, update=True)
+    assert "was NOT recorded" in refused.explain() and files(store) == []  # the hint would have said the opposite
+
+
 def test_floor_only_gate_does_not_use_the_baseline(model, store):
     out = evaluate("m", model, result(0.7), Thresholds(min_auc=0.5), store)
     assert out.status == PASS and out.baseline_state == "not used"
