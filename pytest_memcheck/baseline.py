@@ -273,12 +273,12 @@ def _temporary_files(path: Path) -> list[Path]:
     return []
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new content, never a part."""
+def atomic_write(path: Path, content: str | bytes) -> None:
+    """Write ``content`` to ``path`` so that readers see the old or the new content, never a part."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content.encode("utf-8") if isinstance(content, str) else content)
             fh.flush()
             # mkstemp makes the file 0600; the result is a file kept in the repository and read by others
             if hasattr(os, "fchmod"):

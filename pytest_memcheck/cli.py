@@ -15,7 +15,10 @@ from .config import THRESHOLD_KEYS
 PASSED, FAILED, USAGE = 0, 1, 2
 
 #: ``memcheck check`` options that set the check itself (``--gate`` takes them from pyproject.toml) ...
-_SETTINGS = ("layers", "method", "ks", "samples_per_class", "batches", "repeats", "seed", "device")
+_SETTINGS = (
+    "layers", "method", "ks", "samples_per_class", "batches", "repeats", "classes", "residual", "iterations",
+    "confidence", "keys", "output", "seed", "device",
+)
 #: ... except the run's seed and device, which override the configuration's as --memcheck-seed/-device do.
 _RUN_SETTINGS = ("seed", "device")
 
@@ -34,6 +37,11 @@ exit status: 0 passed (or inconclusive with --inconclusive warn), 1 failed or in
 """
 
 
+def _output(text: str) -> int | str:
+    """``--output``: an index of a tuple the forward returns (a whole number), else a key or attribute name."""
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
 def _add_check_arguments(cmd: argparse.ArgumentParser) -> None:
     what = cmd.add_argument_group("what to check")
     what.add_argument("model", nargs="?", metavar="MODEL", help="'package.module:callable' returning an nn.Module, or a weights file")
@@ -48,6 +56,13 @@ def _add_check_arguments(cmd: argparse.ArgumentParser) -> None:
     how.add_argument("--samples-per-class", type=int, metavar="N")
     how.add_argument("--batches", choices=("single", "multi"))
     how.add_argument("--repeats", type=int, metavar="N")
+    how.add_argument("--classes", nargs="+", type=int, metavar="C", help="the classes to check (default: all)")
+    how.add_argument("--residual", action="store_true", default=None, help="forward A - UV instead of UV")
+    how.add_argument("--iterations", type=int, metavar="N", help="NMF iterations")
+    how.add_argument("--confidence", type=float, metavar="P", help="level of the intervals (default 0.95)")
+    how.add_argument("--keys", nargs=2, metavar=("INPUT", "LABEL"), help="the input and label keys of dict items")
+    how.add_argument("--output", type=_output, metavar="PART",
+                     help="which part of the model's output holds the logits: an index or a key")
     how.add_argument("--seed", type=int)
     how.add_argument("--device", help="the device the model must be on (memcheck never moves it)")
     gate = cmd.add_argument_group("decision (default: the default thresholds of pytest_memcheck.Thresholds)")
@@ -133,6 +148,22 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
             import matplotlib  # noqa: F401
         except ImportError:
             return "--plot needs matplotlib: pip install 'pytest-memcheck[plot]'"
+    return _output_problem(args)
+
+
+def _output_problem(args: argparse.Namespace) -> str | None:
+    """An output path that would replace a file memcheck did not write, found before the check runs."""
+    from .errors import MemcheckError
+    from .plots import check_plot_path
+    from .reporting import check_report_path
+
+    try:
+        if args.json is not None:
+            check_report_path(args.json, "--json")
+        if args.plot is not None:
+            check_plot_path(args.plot, "--plot")
+    except MemcheckError as exc:
+        return str(exc)
     return None
 
 
@@ -184,6 +215,7 @@ def _decide(args: argparse.Namespace, root: Path) -> tuple[Any, str]:
 
 def _report(outcome: Any, inconclusive: str, args: argparse.Namespace) -> int:
     from . import reporting
+    from .errors import MemcheckError
     from .gate import INCONCLUSIVE, PASS
 
     record = outcome.to_dict()
@@ -194,11 +226,15 @@ def _report(outcome: Any, inconclusive: str, args: argparse.Namespace) -> int:
             reporting.json_report([outcome], args.json)
             print(f"wrote {args.json}")
         if args.plot is not None:
-            from .plots import gate_curve, recorded_baseline
+            from .plots import check_plot_path, gate_curve, recorded_baseline
 
             args.plot.parent.mkdir(parents=True, exist_ok=True)
+            check_plot_path(args.plot, "--plot")  # again: the file may have appeared while the check ran
             gate_curve(record, args.plot, recorded_baseline(record))
             print(f"wrote {args.plot}")
+    except MemcheckError as exc:
+        print(f"memcheck check: {exc}", file=sys.stderr)
+        return USAGE
     except OSError as exc:
         print(f"memcheck check: could not write {exc.filename or 'the output'}: {exc.strerror or exc}", file=sys.stderr)
         return USAGE

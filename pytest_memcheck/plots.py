@@ -9,14 +9,21 @@ Figures are drawn small (low dpi) to keep committed images light.
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any, Sequence
 
 import numpy as np
 
+from .baseline import atomic_write
+from .errors import MemcheckError
+
 Record = dict[str, Any]
 DPI = 72
+#: The PNG "Software" entry of every gate plot: a file there without it is the user's, never replaced.
+MARK = b"Software\x00pytest-memcheck"
 
 
 def _pyplot():
@@ -90,6 +97,24 @@ def _panel(ax, curve: Record, groups: Sequence[Sequence[float]], per_group: int,
     ax.legend(fontsize=7, loc="lower right")
 
 
+def check_plot_path(path: Path, option: str) -> None:
+    """Refuse a gate plot path that is not a .png, or where something memcheck did not draw lives."""
+    from .files import RefusedFile, open_regular
+
+    if path.suffix.lower() != ".png":
+        raise MemcheckError(f"{option} {path} must end in .png: the curves are drawn as PNG images")
+    if not os.path.lexists(path):
+        return
+    refuse = f"{option} {path} would replace a file that is not a memcheck plot"
+    try:
+        with open_regular(path, limit=64 * 2**20) as fh:
+            head = fh.read(4096)  # the mark sits before the image data
+    except (RefusedFile, OSError) as exc:
+        raise MemcheckError(f"{refuse} ({exc}); choose another path") from exc
+    if MARK not in head:
+        raise MemcheckError(f"{refuse}; choose another path, or delete it")
+
+
 def gate_curve(outcome: Record, path: Path, baseline: Record | None = None) -> Path:
     """One gate's curves: the paper's single-class check and, when measured, the score's mixed batches.
 
@@ -121,7 +146,12 @@ def gate_curve(outcome: Record, path: Path, baseline: Record | None = None) -> P
         right.set_xlabel("rank k (mixed batches)", fontsize=9)
         right.set_title("mixed batches (the score)", fontsize=9)
     fig.suptitle(f"{outcome['name']}: {outcome['status'].upper()}", fontsize=10)
-    return _save(fig, path)
+    fig.tight_layout()
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=DPI, metadata={"Software": "pytest-memcheck"})
+    plt.close(fig)
+    atomic_write(path, png.getvalue())  # a reader of the folder never sees half an image
+    return path
 
 
 #: Baseline states in which the baseline file holds another result than the outcome's own.
@@ -155,7 +185,11 @@ def gate_curves(outcomes: Sequence[Record], folder: Path) -> list[str]:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             path = BaselineStore(folder).path(outcome["name"]).with_suffix(".png")
+            check_plot_path(path, "--memcheck-plots")
             gate_curve(outcome, path, recorded_baseline(outcome))
+        except MemcheckError as exc:
+            problems.append(f"the curve of {outcome['name']!r} was not drawn: {exc}")
         except OSError as exc:
-            problems.append(f"could not write the curve of {outcome['name']!r} into {folder}: {exc.strerror or exc}")
+            reason = "it is not a folder" if folder.exists() and not folder.is_dir() else exc.strerror or exc
+            problems.append(f"could not write the curve of {outcome['name']!r} into {folder}: {reason}")
     return problems

@@ -234,11 +234,11 @@ def payload(outcomes: Sequence[Outcome], error: str | None = None) -> dict[str, 
     }
 
 
-def check_report_path(path: Path) -> None:
+def check_report_path(path: Path, option: str = "--memcheck-report") -> None:
     """Refuse a report path where something other than a memcheck report lives (it would be replaced)."""
     if not os.path.lexists(path):
         return
-    refuse = f"--memcheck-report {path} would replace a file that is not a memcheck report"
+    refuse = f"{option} {path} would replace a file that is not a memcheck report"
     try:
         data = read_json(path, "report", limit=256 * 2**20)
     except BaselineError as exc:

@@ -125,10 +125,18 @@ def test_record_compare_and_refuse_lifecycle(shell, capsys, project):
         (["check", "clean.pt", "mydata:clean", *CNN, "--update"], "--update records a baseline: give the file with --baseline PATH"),
         (["check", "clean.pt", "mydata:clean", *CNN, "--min-auc", "1.5"], "min_auc must be between 0 and 1"),
         (["check", "clean.pt", "mydata:nothing", *CNN], "'mydata' has no attribute 'nothing'"),
+        # refused before the check runs, and the files are left as they are (the test reads them back)
+        (["check", "clean.pt", "mydata:clean", *CNN, "--json", "notes.txt"],
+         "--json notes.txt would replace a file that is not a memcheck report"),
+        (["check", "clean.pt", "mydata:clean", *CNN, "--plot", "figure.png"],
+         "--plot figure.png would replace a file that is not a memcheck plot; choose another path, or delete it"),
+        (["check", "clean.pt", "mydata:clean", *CNN, "--plot", "notes.txt"], "--plot notes.txt must end in .png"),
     ],
 )
 def test_input_it_cannot_use_exits_2_with_the_fix(shell, capsys, project, argv, message):
     project.configure(project.model_table("clean"))
+    (project.path / "notes.txt").write_text("mine")
+    (project.path / "figure.png").write_text("mine")
     status, out, err = shell(*argv, capsys=capsys)
     assert status == cli.USAGE
     assert out == ""
@@ -136,6 +144,27 @@ def test_input_it_cannot_use_exits_2_with_the_fix(shell, capsys, project, argv, 
     for piece in message.split("*"):  # the pieces in order, anything between them
         assert piece in text[at:], err
         at = text.index(piece, at) + len(piece)
+    assert (project.path / "notes.txt").read_text() == (project.path / "figure.png").read_text() == "mine"
+
+
+def test_dict_items_are_read_with_keys(shell, capsys, project):
+    project.pytester.makepyfile(dictdata=(
+        "import mydata\nfrom torch.utils.data import Dataset\n\n"
+        "class Digits(Dataset):\n"
+        "    def __init__(self):\n"
+        "        self.x, self.y = mydata.clean()\n"
+        "    def __len__(self):\n"
+        "        return len(self.y)\n"
+        "    def __getitem__(self, i):\n"
+        "        return {'img': self.x[i], 'digit': self.y[i]}\n\n"
+        "def train():\n"
+        "    return Digits()\n"
+    ))
+    argv = ["check", "clean.pt", "dictdata:train", *CNN, *FAST]
+    status, _, err = shell(*argv, capsys=capsys)
+    assert status == cli.USAGE and "keys=('img', 'digit')" in err
+    status, out, _ = shell(*argv, "--keys", "img", "digit", capsys=capsys)
+    assert status == cli.PASSED and "PASS" in out
 
 
 def test_plot_without_matplotlib_says_what_to_install(shell, capsys, monkeypatch):

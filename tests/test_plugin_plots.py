@@ -83,3 +83,34 @@ def test_the_shipped_workflow_writes_and_uploads_the_curves():
 
 def test_option_is_in_the_help(pytester: pytest.Pytester):
     pytester.runpytest("--help").stdout.fnmatch_lines(["*--memcheck-plots=DIR*"])
+
+
+def _outcome(name: str = "m") -> dict:
+    curve = {1.0: 0.5, 2.0: 0.7}
+    result = {"curve": curve, "auc": 0.6, "auc_ci": [0.5, 0.7], "base_accuracy": 1.0, "method": "nmf",
+              "settings": {"samples_per_class": 4, "confidence": 0.95}, "group_curves": [[0.5, 0.7], [0.5, 0.7]]}
+    return {"name": name, "status": "pass", "result": result, "min_auc": 0.4, "baseline": {"state": "not used", "path": None}}
+
+
+def test_a_plot_replaces_only_a_plot_memcheck_drew(tmp_path):
+    mine, theirs = tmp_path / "m.png", tmp_path / "theirs.png"
+    plots.check_plot_path(mine, "--plot")  # nothing there yet
+    plots.gate_curve(_outcome(), mine)
+    plots.check_plot_path(mine, "--plot")  # memcheck's own: may be drawn again
+    assert plots.MARK in mine.read_bytes()[:4096]
+    theirs.write_bytes(b"\x89PNG\r\n\x1a\n not ours")
+    with pytest.raises(plots.MemcheckError, match=r"--plot .*theirs.png would replace a file that is not a memcheck plot"):
+        plots.check_plot_path(theirs, "--plot")
+    with pytest.raises(plots.MemcheckError, match=r"must end in \.png"):
+        plots.check_plot_path(tmp_path / "curve.txt", "--plot")
+
+
+def test_the_plugin_leaves_a_users_file_in_the_plots_folder_alone(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "m.png").write_text("my own figure")
+    problems = plots.gate_curves([_outcome("m"), _outcome("n")], folder)
+    assert problems == [f"the curve of 'm' was not drawn: --memcheck-plots {folder / 'm.png'} would replace a file "
+                        "that is not a memcheck plot; choose another path, or delete it"]
+    assert (folder / "m.png").read_text() == "my own figure" and (folder / "n.png").is_file()
+    assert plots.gate_curves([_outcome("m")], folder / "n.png")[0].endswith("into " + str(folder / "n.png") + ": it is not a folder")
