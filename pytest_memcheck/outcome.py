@@ -80,6 +80,10 @@ class Outcome:
     #: How to record a baseline where this outcome comes from (the plain helpers take ``update=True``; "" for none).
     update_hint: str = UPDATE_HINT
     failure: Failure | None = None
+    #: The check failed or errored, yet the test that made it passed (it caught the AssertionError or error on
+    #: purpose, e.g. to show that a memorizing model is caught): the status is what was measured, but it does not
+    #: count against the run.
+    expected: bool = False
 
     @classmethod
     def failed(
@@ -93,6 +97,11 @@ class Outcome:
     @property
     def status(self) -> Status:
         return Status.ERROR if self.verdict is None else Status(self.verdict.status)
+
+    @property
+    def counts_against_the_run(self) -> bool:
+        """Whether this outcome makes the run's status worse than a pass (not when its test expected it)."""
+        return self.status != Status.PASS and not self.expected
 
     @property
     def reasons(self) -> list[str]:
@@ -115,6 +124,7 @@ class Outcome:
             "result": None if self.result is None else self.result.to_dict(),
             "error": None if self.failure is None else {**dataclasses.asdict(self.failure), "stage": self.failure.stage.value},
             "update_hint": self.update_hint,
+            "expected": self.expected,
         }
 
     @classmethod
@@ -133,6 +143,7 @@ class Outcome:
             baseline_auc=base["auc"],
             baseline_score=base.get("score"),
             update_hint=d.get("update_hint", UPDATE_HINT),
+            expected=bool(d.get("expected", False)),
             failure=failure,
         )
 

@@ -14,7 +14,7 @@ import pytest
 
 from .errors import MemcheckError
 from .escape import log_text
-from .session import OUTCOMES_KEY, SESSION_KEY, MemcheckSession
+from .session import OUTCOMES_KEY, SESSION_KEY, MemcheckSession, carry
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -129,8 +129,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call":
         recorded = item.stash.get(OUTCOMES_KEY, None)
         if recorded:
-            # A plain attribute of the report travels to the pytest-xdist controller with it.
-            outcome.get_result().memcheck = recorded
+            carry(item, outcome.get_result(), recorded)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -77,7 +77,8 @@ def note(o: Outcome) -> str:
     """Why a gate did not pass, in a few words (and the error itself for a gate that could not run)."""
     if o.status == Status.PASS:
         return ""
-    return f"{o.headline}: {o.reasons[0]}" if o.failure is not None else o.headline
+    text = f"{o.headline}: {o.reasons[0]}" if o.failure is not None else o.headline
+    return f"as its test expected: {text}" if o.expected else text
 
 
 @dataclass(frozen=True)
@@ -101,20 +102,28 @@ COLUMNS = (
 
 
 def summary(outcomes: Sequence[Outcome]) -> dict[str, int]:
+    """Gates per status, and apart from them those whose failure or error their test expected."""
     counts = {s.value: 0 for s in Status}
     for o in outcomes:
-        counts[o.status.value] += 1
+        if not o.expected or o.status == Status.PASS:
+            counts[o.status.value] += 1
+    counts["expected"] = sum(o.expected and o.status != Status.PASS for o in outcomes)
     return counts
 
 
 def worst(outcomes: Sequence[Outcome]) -> Status | None:
-    return max((o.status for o in outcomes), key=lambda s: s.severity, default=None)
+    """The run's status: the worst outcome's, counting one its test expected as a pass."""
+    statuses = (o.status if o.counts_against_the_run else Status.PASS for o in outcomes)
+    return max(statuses, key=lambda s: s.severity, default=None)
 
 
 def _counts(outcomes: Sequence[Outcome]) -> str:
     """"3 gates: 1 passed, 1 failed, 1 error" (statuses that occur, in order of severity)."""
     n = len(outcomes)
-    counts = [Status(s).counted(c) for s, c in summary(outcomes).items() if c]
+    tally = summary(outcomes)
+    expected = tally.pop("expected")
+    counts = [Status(s).counted(c) for s, c in tally.items() if c]
+    counts += [f"{expected} as {'its test' if expected == 1 else 'their tests'} expected"] if expected else []
     return f"{n} gate{'s' if n != 1 else ''}" + (": " + ", ".join(counts) if counts else "")
 
 
@@ -304,7 +313,7 @@ def annotations(outcomes: Sequence[Outcome], error: str | None = None) -> list[s
     inconclusive one; names and messages encoded so that they cannot end the command or start another."""
     out = [f"::error title=memcheck::{workflow_data(error)}"] if error else []
     for o in outcomes:
-        if o.status == Status.PASS:
+        if not o.counts_against_the_run:
             continue
         kind = "warning" if o.status == Status.INCONCLUSIVE else "error"
         out.append(f"::{kind} title={workflow_property('memcheck: ' + o.name)}::{workflow_data('; '.join(o.reasons))}")

@@ -33,6 +33,10 @@ def test_memorizing_is_caught(memcheck):
 
 def test_no_regression(memcheck):
     memcheck.assert_no_regression(load("clean"), mydata.clean(), max_drop=0.1, **FAST)
+
+def test_memorizing_is_caught_on_purpose(memcheck):
+    with pytest.raises(AssertionError, match="looks memorizing"):
+        memcheck.assert_not_memorizing(load("memorizing"), mydata.memorizing(), min_auc=0.4, **FAST)
 """
 
 
@@ -44,7 +48,7 @@ def user_project(project):
 
 
 def test_assertions_report_failures_with_scores_and_hints(user_project):
-    result = user_project.run("--memcheck", "-k", "not regression")
+    result = user_project.run("--memcheck", "-k", "not regression and not on_purpose")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -76,3 +80,24 @@ def test_memcheck_device_that_the_model_is_not_on_is_a_clear_error(user_project)
     result = user_project.run("--memcheck", "--memcheck-device=cuda", "-k", "clean_is")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the model is on cpu but device='cuda' was asked for*model.to('cuda')*"])
+
+
+def test_a_failure_the_test_expected_does_not_fail_the_reports(user_project, monkeypatch, tmp_path):
+    """A test that shows a memorizing model is caught passes, and the reports agree: no error, no FAIL headline."""
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = user_project.run("--memcheck", "-k", "on_purpose or clean_is", "--memcheck-report", "r.json",
+                              "--junitxml", "j.xml")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*2 gates: 1 passed, 1 as its test expected*",
+                                 "*on_purpose  FAIL", "*as its test expected: looks memorizing*"])
+    assert "::error" not in result.stdout.str()
+    report = json.loads((user_project.path / "r.json").read_text())
+    assert report["status"] == "pass"
+    assert report["summary"] == {"pass": 1, "inconclusive": 0, "fail": 0, "error": 0, "expected": 1}
+    caught = next(m for m in report["models"] if m["name"].endswith("on_purpose"))
+    assert caught["status"] == "fail" and caught["expected"] is True  # what was measured, and that it was expected
+    assert summary.read_text().startswith("## memcheck: PASS")
+    xml = (user_project.path / "j.xml").read_text()
+    assert 'name="memcheck_test_user.test_memorizing_is_caught_on_purpose_expected" value="true"' in xml

@@ -17,7 +17,7 @@ def test_json_report_holds_every_gate(project):
     result = project.run("--memcheck", f"--memcheck-report={report}")
     result.assert_outcomes(passed=1, failed=1)
     data = json.loads(report.read_text())
-    assert data["summary"] == {"pass": 1, "fail": 1, "inconclusive": 0, "error": 0}  # "error": gates that could not run
+    assert data["summary"] == {"pass": 1, "fail": 1, "inconclusive": 0, "error": 0, "expected": 0}  # "error": gates that could not run
     assert (data["format"], data["schema"], data["status"]) == ("pytest-memcheck-report", 1, "fail")
     by_name = {m["name"]: m for m in data["models"]}
     assert by_name["clean"]["status"] == "pass" and by_name["memorizing"]["status"] == "fail"
@@ -106,7 +106,7 @@ def test_a_gate_whose_data_raises_is_in_every_report_next_to_the_other(project, 
                                  "clean   PASS   AuC 0.6*"])
     data = json.loads(report.read_text())
     assert {m["name"]: m["status"] for m in data["models"]} == {"broken": "error", "clean": "pass"}
-    assert data["summary"] == {"pass": 1, "inconclusive": 0, "fail": 0, "error": 1}
+    assert data["summary"] == {"pass": 1, "inconclusive": 0, "fail": 0, "error": 1, "expected": 0}
     assert data["models"][0]["error"]["stage"] == "data"
     text = summary.read_text()
     assert text.startswith("## memcheck: ERROR") and "2 gates: 1 passed, 1 error" in text
