@@ -200,7 +200,8 @@ class Outcome:
                 f"{len(classes)} classes x {r.settings.get('samples_per_class')} samples; seed {r.settings.get('seed')}; "
                 f"uncompressed accuracy {r.base_accuracy:.3f}"
             )
-            lines.append("  per-class AuC: " + "  ".join(f"{c}: {v:.2f}" for c, v in sorted(r.per_class.items())))
+            per_class = "; ".join(f"{c}: {v:.2f}" for c, v in sorted(r.per_class.items()))
+            lines.append(f"  per-class AuC: {per_class}")
             lines += [f"  note: {note}" for note in r.notes]
         if self.baseline_path:
             values = [f"score {self.baseline_score:.3f}"] if self.baseline_score is not None else []
@@ -216,7 +217,22 @@ class Outcome:
             and self.update_hint
         ):
             lines.append(f"  if this model is the one to accept, record it as the baseline: {self.update_hint}")
-        return log_text("\n".join(lines))
+        return log_text("\n".join(_fold(line) for line in lines))
+
+
+def _fold(line: str, width: int = 80, separator: str = "; ") -> str:
+    """``line`` for an 80-column log: broken after its clauses (never inside one, so a command or a path
+    stays whole to copy), each continuation indented two more spaces than the line."""
+    indent = " " * (len(line) - len(line.lstrip()) + 2)
+    clauses = line.split(separator)
+    out = [clauses[0]]
+    for clause in clauses[1:]:
+        if len(out[-1]) + len(separator) + len(clause) <= width:
+            out[-1] += separator + clause
+        else:
+            out[-1] += separator.rstrip()
+            out.append(indent + clause)
+    return "\n".join(out)
 
 
 def judged(result: CheckResult, thresholds: Thresholds) -> str:

@@ -210,7 +210,8 @@ def _wrap(start: int, pieces: list[tuple[str, bool]], width: int, indent: int) -
     between words for breakable ones, onto lines indented by ``indent``."""
     out, column = [], start
     for piece, breakable in pieces:
-        words = piece.split(" ") if breakable else [piece]
+        fits = len(piece) <= width - indent  # a piece wider than the room breaks between words too
+        words = piece.split(" ") if breakable or not fits else [piece]
         for i, word in enumerate(words):
             sep = "  " if i == 0 else " "
             if column + len(sep) + len(word) > width and (column > indent or out == []):

@@ -229,7 +229,7 @@ def test_explain_has_everything_to_act_on(model, store):
     assert text.startswith("memcheck: 'm' looks memorizing (fail)")
     assert "AuC 0.550" in text and "95% CI 0.500-0.600" in text  # the score and its uncertainty
     assert "min_auc 0.400" in text and "max_drop 0.050" in text  # the thresholds
-    assert "per-class AuC: 0: 0.61  1: 0.79" in text
+    assert "per-class AuC: 0: 0.61; 1: 0.79" in text
     assert f"baseline [compared]: {store.path('m')} (score 0.700, AuC 0.700)" in text
     assert "nmf over k=1, 2, 4" in text and "2 classes x 4 samples; seed 0" in text
     assert UPDATE_HINT in text
@@ -347,3 +347,14 @@ def test_default_thresholds_do_not_judge_a_two_class_model_and_say_how_to(model,
     assert outcome.status == INCONCLUSIVE and outcome.headline == "has too few classes for the default gate"
     assert outcome.reasons[0].startswith("too few classes: the default score thresholds hold for models checked on at least 10")
     assert len(outcome.reasons) == 1 and "record" not in outcome.explain()  # a missing baseline is not the problem
+
+
+def test_explain_fits_an_80_column_log_without_breaking_a_clause(model, store):
+    ten = dataclasses.replace(result(0.2), per_class={c: 0.2 for c in range(10)}, layers=[f"block{i}.relu" for i in range(6)])
+    store.save("m", result(0.7), fingerprint(model))
+    text = evaluate("m", model, ten, Thresholds(min_auc=0.5, max_drop=0.05), store).explain()
+    lines = text.splitlines()
+    assert all(len(line) <= 80 or "; " not in line.strip() for line in lines), text  # only a single clause is longer
+    assert "  per-class AuC: 0: 0.20; 1: 0.20; 2: 0.20" in text
+    assert any(line.startswith("    ") and line.endswith("9: 0.20") for line in lines)  # continued, indented
+    assert str(store.path("m")) in text  # a path is never broken

@@ -64,7 +64,7 @@ def test_no_regression_lifecycle_through_the_fixture(user_project):
     baseline = user_project.path / "tests" / "memcheck" / "test_user.test_no_regression.json"
     first = user_project.run("--memcheck", "-k", "regression")
     first.assert_outcomes(failed=1)
-    first.stdout.fnmatch_lines(["*no baseline recorded yet*--memcheck-update*"])
+    first.stdout.fnmatch_lines(["*no baseline recorded yet*", "*record one with pytest --memcheck --memcheck-update*"])
     user_project.run("--memcheck", "--memcheck-update", "-k", "regression").assert_outcomes(passed=1)
     assert json.loads(baseline.read_text())["name"] == "test_user.test_no_regression"
     user_project.run("--memcheck", "-k", "regression").assert_outcomes(passed=1)

@@ -118,6 +118,13 @@ def test_80_columns_fit_and_names_are_never_broken():
     assert "┃" not in text  # the compact layout, not a squeezed table
 
 
+@pytest.mark.parametrize("length", range(20, 50))
+def test_80_columns_fit_whatever_the_name_length(length):
+    # a name just short enough for the aligned layout leaves ~40 columns: a long limit cell must still fit
+    lines = reporting.terminal_table([failing("m" * length), passing()], 80, False).splitlines()
+    assert all(len(line) <= 80 for line in lines), "\n".join(lines)
+
+
 def test_wide_terminals_get_a_table_with_the_same_cells():
     text = reporting.terminal_table([passing(), failing()], 200, False)
     header = next(line for line in text.splitlines() if "judged (95% CI)" in line)
