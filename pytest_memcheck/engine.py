@@ -52,6 +52,14 @@ Layers = Union[None, str, Sequence[str]]
 TRACE_SAMPLES = 2
 
 
+def parse_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device``; a name torch does not know is an error that shows the right form."""
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ModelError(f"device={device!r} is not a torch device ({exc}); use e.g. 'cpu', 'cuda' or 'cuda:1'") from exc
+
+
 def _model_device(model: nn.Module, device: str | torch.device | None) -> torch.device:
     """The device the check runs on: the model's own; ``device`` only asserts it.
 
@@ -79,10 +87,7 @@ def _model_device(model: nn.Module, device: str | torch.device | None) -> torch.
         )
     if device is None:
         return own or torch.device("cpu")
-    try:
-        wanted = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ModelError(f"device={device!r} is not a torch device ({exc}); use e.g. 'cpu', 'cuda' or 'cuda:1'") from exc
+    wanted = parse_device(device)
     if wanted.type == "meta":
         raise ModelError(
             f"device='meta' holds no values, so nothing can be measured there; leave device unset to use "

@@ -52,17 +52,23 @@ class ConfiguredGates:
 
     def spec(self, name: str) -> ModelConfig:
         """The ``[tool.memcheck.models.<name>]`` table; an unknown name lists the known ones."""
+        __tracebackhide__ = True  # a user's test calls this: its own line is the one to show
         try:
             return self.config.models[name]
         except (KeyError, TypeError):
-            where = self.config.path or self.rootdir / "pyproject.toml"
+            if self.config.path is None:
+                raise MemcheckError(
+                    f"no gate named {name!r}: there is no pyproject.toml in {self.rootdir}; run from the project's "
+                    "root, where [tool.memcheck.models] is configured"
+                ) from None
             known = ", ".join(map(repr, self.names)) or "none"
             raise MemcheckError(
-                f"no gate named {name!r} in [tool.memcheck.models] of {where}; configured gates: {known}"
+                f"no gate named {name!r} in [tool.memcheck.models] of {self.config.path}; configured gates: {known}"
             ) from None
 
     def model(self, name: str) -> nn.Module:
         """The gate's model, loaded once (the same object every time: copy it before changing it)."""
+        __tracebackhide__ = True  # a user's test calls this: its own line is the one to show
         if name not in self._models:
             spec = self.spec(name)
             self._models[name] = load_model(
@@ -72,6 +78,7 @@ class ConfiguredGates:
 
     def data(self, name: str) -> Any:
         """The gate's training data as its ``data`` callable gives it, loaded once."""
+        __tracebackhide__ = True  # a user's test calls this: its own line is the one to show
         if name not in self._data:
             self._data[name] = load_data(self.spec(name).data, self.rootdir)
         return self._data[name]
@@ -90,6 +97,7 @@ class ConfiguredGates:
         batch, ``y`` the labels ``(batches, samples)``, ``index`` each sample's
         position in the data. Drawn once, kept for the session.
         """
+        __tracebackhide__ = True  # a user's test calls this: its own line is the one to show
         kw = self.check_kwargs(name)
         setting = lambda key: kw.get(key, _CHECK_DEFAULTS[key])  # noqa: E731
         repeats = setting("repeats")

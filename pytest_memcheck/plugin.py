@@ -71,11 +71,19 @@ def pytest_configure(config: pytest.Config) -> None:
         except ImportError as exc:
             raise pytest.UsageError("memcheck: --memcheck-plots needs matplotlib: pip install 'pytest-memcheck[plot]'") from exc
     seed = config.getoption("memcheck_seed")
+    device = config.getoption("memcheck_device") or cfg.device
+    if enabled and device:
+        from .engine import parse_device
+
+        try:
+            parse_device(device)  # said now, not once per gate after the models loaded
+        except MemcheckError as exc:
+            raise pytest.UsageError(log_text(f"memcheck: {exc}")) from exc
     config.stash[SESSION_KEY] = state = MemcheckSession(
         enabled=enabled,
         update=config.getoption("memcheck_update"),
         seed=cfg.seed if seed is None else seed,
-        device=config.getoption("memcheck_device") or cfg.device,
+        device=device,
         report_path=report_path,
         plots=Path(config.getoption("memcheck_plots")) if config.getoption("memcheck_plots") else None,
         config=cfg,
@@ -155,7 +163,10 @@ def _memcheck_gates(pytestconfig: pytest.Config) -> ConfiguredGates:
     from .gates import ConfiguredGates
 
     state = _state(pytestconfig)
-    cfg = state.config if state.enabled else memcheck_config.load(pytestconfig.rootpath)
+    try:
+        cfg = state.config if state.enabled else memcheck_config.load(pytestconfig.rootpath)
+    except MemcheckError as exc:  # the user's pyproject.toml, not this plugin, is what to look at
+        pytest.fail(f"memcheck configuration error: {exc}", pytrace=False)
     seed, device = pytestconfig.getoption("memcheck_seed"), pytestconfig.getoption("memcheck_device")
     return ConfiguredGates(cfg, pytestconfig.rootpath, seed=seed, device=device)
 

@@ -167,6 +167,15 @@ def test_dict_items_are_read_with_keys(shell, capsys, project):
     assert status == cli.PASSED and "PASS" in out
 
 
+def test_a_gate_asked_for_outside_the_project_root_says_where_to_run(shell, capsys, project, monkeypatch):
+    project.configure(project.model_table("clean"))
+    (project.path / "tests").mkdir(exist_ok=True)
+    monkeypatch.chdir(project.path / "tests")
+    status, _, err = shell("check", "--gate", "clean", capsys=capsys)
+    assert status == cli.USAGE
+    assert f"no gate named 'clean': there is no pyproject.toml in {project.path / 'tests'}; run from the project's root" in " ".join(err.split())
+
+
 def test_plot_without_matplotlib_says_what_to_install(shell, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     status, _, err = shell("check", "clean.pt", "mydata:clean", *CNN, "--plot", "c.png", capsys=capsys)

@@ -101,3 +101,9 @@ def test_a_failure_the_test_expected_does_not_fail_the_reports(user_project, mon
     assert summary.read_text().startswith("## memcheck: PASS")
     xml = (user_project.path / "j.xml").read_text()
     assert 'name="memcheck_test_user.test_memorizing_is_caught_on_purpose_expected" value="true"' in xml
+
+
+def test_a_device_torch_does_not_know_stops_the_run_before_any_check(user_project):
+    result = user_project.run("--memcheck", "--memcheck-device=gpu")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*memcheck: device='gpu' is not a torch device (*); use e.g. 'cpu', 'cuda' or 'cuda:1'*"])

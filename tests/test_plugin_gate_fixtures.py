@@ -54,6 +54,20 @@ def test_fixtures_with_and_without_memcheck(fixture_project, flags):
     result.stdout.no_fnmatch_line("*data of broken loaded*")
 
 
+def test_errors_show_the_users_line_not_the_plugins(fixture_project):
+    result = fixture_project.run("test_user.py", "-k", "unknown")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(['>       memcheck_model("clen")', "E       *no gate named 'clen'*"])
+    assert "gates.py" not in result.stdout.str()
+    # a typo in the configuration, without --memcheck: one line that says so, at the fixtures' setup
+    config = fixture_project.path / "pyproject.toml"
+    config.write_text(config.read_text().replace("[tool.memcheck.models.clean]", "[tool.memcheck.models.clean]\nlayer = 3"))
+    result = fixture_project.run("test_user.py", "-k", "unknown")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*memcheck configuration error: *unknown key 'layer'*did you mean 'layers'*"])
+    assert "plugin.py" not in result.stdout.str() and "config.py" not in result.stdout.str()
+
+
 def test_batches_follow_the_seed_option(fixture_project):
     draws = []
     for seed in ("0", "5"):
