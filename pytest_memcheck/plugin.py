@@ -121,13 +121,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m selects: a test using the fixture is a memcheck test too
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip memcheck tests without ``--memcheck``, with the reason."""
+    """Mark tests that use the ``memcheck`` fixture; skip memcheck tests without ``--memcheck``, with the reason."""
+    for item in items:
+        if "memcheck" in getattr(item, "fixturenames", ()) and item.get_closest_marker("memcheck") is None:
+            item.add_marker(pytest.mark.memcheck)
     if _state(config).enabled:
         return
     skip = pytest.mark.skip(reason="memorization check: run with pytest --memcheck")
     for item in items:
-        if item.get_closest_marker("memcheck") is not None or "memcheck" in getattr(item, "fixturenames", ()):
+        if item.get_closest_marker("memcheck") is not None:
             item.add_marker(skip)
 
 

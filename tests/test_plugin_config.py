@@ -53,14 +53,18 @@ def test_keyword_and_marker_selection_apply_to_gates_with_right_counts(project):
     with open(project.path / "pyproject.toml", "a") as fh:  # the usual layout: pytest looks in tests/ only
         fh.write('\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
     project.pytester.mkdir("tests")
-    (project.path / "tests" / "test_other.py").write_text("def test_plain():\n    pass\n")
+    (project.path / "tests" / "test_other.py").write_text(
+        "def test_plain():\n    pass\n\n"
+        "def test_with_the_fixture(memcheck):\n    pass\n"  # a memcheck test by the fixture alone, without the marker
+    )
     result = project.run("--memcheck", "-k", "one")
-    result.assert_outcomes(failed=1, deselected=2)
-    result.stdout.fnmatch_lines(["collected 3 items / 2 deselected / 1 selected"])  # was "-1 selected"
+    result.assert_outcomes(failed=1, deselected=3)
+    result.stdout.fnmatch_lines(["collected 4 items / 3 deselected / 1 selected"])  # was "-1 selected"
     everything = project.run("--memcheck")
-    everything.assert_outcomes(passed=1, failed=2)
-    everything.stdout.fnmatch_lines(["collected 3 items"])  # was "collected 1 item" before three ran
-    project.run("--memcheck", "-m", "not memcheck").assert_outcomes(passed=1, deselected=2)
+    everything.assert_outcomes(passed=2, failed=2)
+    everything.stdout.fnmatch_lines(["collected 4 items"])  # was "collected 1 item" before three ran
+    project.run("--memcheck", "-m", "not memcheck").assert_outcomes(passed=1, deselected=3)
+    project.run("--memcheck", "-m", "memcheck").assert_outcomes(passed=1, failed=2, deselected=1)
 
 
 @pytest.mark.parametrize(
