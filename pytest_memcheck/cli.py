@@ -6,6 +6,7 @@ import argparse
 import shlex
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -169,13 +170,21 @@ def _output_problem(args: argparse.Namespace) -> str | None:
 
 def check(args: argparse.Namespace) -> int:
     """Run ``memcheck check``: the gate's decision path, its table, its exit status."""
-    from .errors import MemcheckError
+    from .errors import MemcheckError, MemcheckWarning
 
-    try:
-        outcome, inconclusive = _decide(args, Path.cwd())
-    except (MemcheckError, ValueError) as exc:  # bad input: named problem and fix, no traceback
-        print(f"memcheck check: {exc}", file=sys.stderr)
-        return USAGE
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MemcheckWarning)
+        try:
+            outcome, inconclusive = _decide(args, Path.cwd())
+        except (MemcheckError, ValueError) as exc:  # bad input: named problem and fix, no traceback
+            print(f"memcheck check: {exc}", file=sys.stderr)
+            return USAGE
+        finally:  # the check's warnings, in the command's words rather than at a line of its script
+            for w in caught:
+                if issubclass(w.category, MemcheckWarning):
+                    print(f"memcheck check: warning: {w.message}", file=sys.stderr)
+                else:
+                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return _report(outcome, inconclusive, args)
 
 

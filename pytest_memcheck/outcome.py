@@ -188,7 +188,8 @@ class Outcome:
 
     def explain(self) -> str:
         """A failure message that is enough to act on from a CI log (and cannot act on the log itself)."""
-        lines = [f"memcheck: {self.name!r} {self.headline} ({self.status.value})"]
+        status = "" if self.status == Status.PASS else f" ({self.status.value})"  # not "passed (pass)"
+        lines = [f"memcheck: {self.name!r} {self.headline}{status}"]
         lines += [f"  {reason}" for reason in self.reasons]
         r = self.result
         if r is not None:

@@ -167,6 +167,18 @@ def test_dict_items_are_read_with_keys(shell, capsys, project):
     assert status == cli.PASSED and "PASS" in out
 
 
+def test_the_checks_warnings_are_in_the_commands_words(shell, capsys, project):
+    project.pytester.makepyfile(loaders=(
+        "import mydata\nfrom torch.utils.data import DataLoader, TensorDataset\n\n"
+        "def shuffled():\n"
+        "    return DataLoader(TensorDataset(*mydata.clean()), batch_size=64, shuffle=True)\n"
+    ))
+    status, _, err = shell("check", "clean.pt", "loaders:shuffled", *CNN, *FAST, capsys=capsys)
+    assert status == cli.PASSED
+    assert err.startswith("memcheck check: warning: ") and "shuffle" in err
+    assert "Warning" not in err and ".py:" not in err  # no warning class, no line of a script
+
+
 def test_a_gate_asked_for_outside_the_project_root_says_where_to_run(shell, capsys, project, monkeypatch):
     project.configure(project.model_table("clean"))
     (project.path / "tests").mkdir(exist_ok=True)

@@ -358,3 +358,10 @@ def test_explain_fits_an_80_column_log_without_breaking_a_clause(model, store):
     assert "  per-class AuC: 0: 0.20; 1: 0.20; 2: 0.20" in text
     assert any(line.startswith("    ") and line.endswith("9: 0.20") for line in lines)  # continued, indented
     assert str(store.path("m")) in text  # a path is never broken
+
+
+def test_the_headline_names_the_status_once(model):
+    assert evaluate("m", model, result(0.7), Thresholds(min_auc=0.5), None).explain().startswith("memcheck: 'm' passed\n")
+    assert evaluate("m", model, result(0.2), Thresholds(min_auc=0.5), None).explain().startswith(
+        "memcheck: 'm' looks memorizing (fail)\n"
+    )
