@@ -90,7 +90,9 @@ CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
 def _first_lines(exc: BaseException, n: int = 1) -> str:
     # torch's messages may quote the file (a pickled global's name): keep them inert in a CI log
     lines = [log_line(line.strip()) for line in _ANSI.sub("", str(exc)).splitlines() if line.strip()]
-    return "; ".join(lines[:n]) + (f" (and {len(lines) - n} more)" if len(lines) > n else "")
+    text = "".join(("" if i == 0 else " " if lines[i - 1].endswith(":") else "; ") + line
+                   for i, line in enumerate(lines[:n]))  # "... for Linear: Missing key(s) ...", not "Linear:;"
+    return text + (f" (and {len(lines) - n} more)" if len(lines) > n else "")
 
 
 def load_model(spec: str, rootdir: Path, *, architecture: str | None = None, trust_pickle: bool = False) -> Any:
