@@ -349,7 +349,22 @@ def parse(d: Any, where: str = "") -> CheckResult:
             values[f.name] = FIELDS[f.name](d[f.name], prefix + f.name)
         elif f.default is MISSING and f.default_factory is MISSING:
             raise BaselineError(f"field {prefix + f.name!r} is missing")
+    _consistent_score(values, prefix)
     return CheckResult(**values)
+
+
+def _consistent_score(values: dict[str, Any], prefix: str) -> None:
+    """The score is the mean of its per-sample values: a score edited by hand no longer is."""
+    score, samples = values.get("score"), values.get("score_samples")
+    kept = [v for row in samples or [] for v in row if v is not None]
+    if score is None or not kept:
+        return
+    mean = math.fsum(kept) / len(kept)
+    if abs(score - mean) > 1e-6:  # the stored samples are rounded to 8 decimals
+        raise BaselineError(
+            f"field {prefix + 'score'!r} is {score:.6g} but its samples ({prefix + 'score_samples'}) average "
+            f"{mean:.6g}: the file was edited"
+        )
 
 
 def _no_constant(name: str) -> Any:

@@ -413,9 +413,10 @@ def _edited(tmp_path, edit) -> tuple[BaselineStore, Path]:
         (lambda d: d.update(fingerprint=["f"]), "fingerprint"),
         (lambda d: d.update(name=7), "name"),
         (lambda d: d.update(modules={"0": "Linear:"}), "modules"),
+        (lambda d: d["result"].update(score_samples=[[0.5] * 4] * 2, score=0.99), "result.score"),
     ],
     ids=["auc-negative", "auc-text", "interval-reversed", "settings-list", "samples-ragged", "fingerprint-list",
-         "name-number", "modules-forged"],
+         "name-number", "modules-forged", "score-not-its-samples"],
 )
 def test_hand_edited_field_is_an_error_naming_file_and_field(tmp_path, edit, field):
     store, path = _edited(tmp_path, edit)
