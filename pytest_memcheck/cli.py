@@ -10,18 +10,15 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .config import THRESHOLD_KEYS
+from .config import CHECK_KEYS, THRESHOLD_KEYS
 
 #: Exit statuses of ``memcheck check``: those of the gate, and one for input it could not use.
 PASSED, FAILED, USAGE = 0, 1, 2
 
 #: ``memcheck check`` options that set the check itself (``--gate`` takes them from pyproject.toml) ...
-_SETTINGS = (
-    "layers", "method", "ks", "samples_per_class", "batches", "repeats", "classes", "residual", "iterations",
-    "confidence", "keys", "output", "seed", "device",
-)
 #: ... except the run's seed and device, which override the configuration's as --memcheck-seed/-device do.
 _RUN_SETTINGS = ("seed", "device")
+_SETTINGS = (*CHECK_KEYS, *_RUN_SETTINGS)
 
 CHECK_EPILOG = """\
 examples:
@@ -40,7 +37,10 @@ exit status: 0 passed (or inconclusive with --inconclusive warn), 1 failed or in
 
 def _output(text: str) -> int | str:
     """``--output``: an index of a tuple the forward returns (a whole number), else a key or attribute name."""
-    return int(text) if text.lstrip("-").isdigit() else text
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _add_check_arguments(cmd: argparse.ArgumentParser) -> None:
@@ -158,6 +158,8 @@ def _output_problem(args: argparse.Namespace) -> str | None:
     from .plots import check_plot_path
     from .reporting import check_report_path
 
+    if args.json is not None and args.plot is not None and args.json.resolve() == args.plot.resolve():
+        return f"--json and --plot name the same file ({args.json}); give each its own"
     try:
         if args.json is not None:
             check_report_path(args.json, "--json")
@@ -172,19 +174,22 @@ def check(args: argparse.Namespace) -> int:
     """Run ``memcheck check``: the gate's decision path, its table, its exit status."""
     from .errors import MemcheckError, MemcheckWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", MemcheckWarning)
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001 (warnings' own signature)
+        """The check's warnings in the command's words, not at a line of its launcher script; others as usual."""
+        if issubclass(category, MemcheckWarning):
+            print(f"memcheck check: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():  # restores showwarning after the check
+        warnings.showwarning = show
         try:
             outcome, inconclusive = _decide(args, Path.cwd())
         except (MemcheckError, ValueError) as exc:  # bad input: named problem and fix, no traceback
             print(f"memcheck check: {exc}", file=sys.stderr)
             return USAGE
-        finally:  # the check's warnings, in the command's words rather than at a line of its script
-            for w in caught:
-                if issubclass(w.category, MemcheckWarning):
-                    print(f"memcheck check: warning: {w.message}", file=sys.stderr)
-                else:
-                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     return _report(outcome, inconclusive, args)
 
 
@@ -232,7 +237,7 @@ def _report(outcome: Any, inconclusive: str, args: argparse.Namespace) -> int:
     print(outcome.explain())
     try:
         if args.json is not None:
-            reporting.json_report([outcome], args.json)
+            reporting.json_report([outcome], args.json, option="--json")
             print(f"wrote {args.json}")
         if args.plot is not None:
             from .plots import check_plot_path, gate_curve, recorded_baseline

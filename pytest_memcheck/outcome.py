@@ -99,9 +99,14 @@ class Outcome:
         return Status.ERROR if self.verdict is None else Status(self.verdict.status)
 
     @property
+    def expected_failure(self) -> bool:
+        """A failed or errored check that its test expected: it does not count against the run."""
+        return self.expected and self.status != Status.PASS
+
+    @property
     def counts_against_the_run(self) -> bool:
-        """Whether this outcome makes the run's status worse than a pass (not when its test expected it)."""
-        return self.status != Status.PASS and not self.expected
+        """Whether this outcome makes the run's status worse than a pass."""
+        return self.status != Status.PASS and not self.expected_failure
 
     @property
     def reasons(self) -> list[str]:
@@ -221,19 +226,33 @@ class Outcome:
         return log_text("\n".join(_fold(line) for line in lines))
 
 
-def _fold(line: str, width: int = 80, separator: str = "; ") -> str:
-    """``line`` for an 80-column log: broken after its clauses (never inside one, so a command or a path
-    stays whole to copy), each continuation indented two more spaces than the line."""
-    indent = " " * (len(line) - len(line.lstrip()) + 2)
-    clauses = line.split(separator)
-    out = [clauses[0]]
-    for clause in clauses[1:]:
-        if len(out[-1]) + len(separator) + len(clause) <= width:
-            out[-1] += separator + clause
-        else:
-            out[-1] += separator.rstrip()
-            out.append(indent + clause)
+def _fold(text: str, width: int = 80) -> str:
+    """``text`` for an 80-column log: each line broken after its clauses ("; "), never inside one or inside a
+    quoted name, so a command or a path stays whole to copy; continuations indented two more spaces."""
+    out = []
+    for line in text.split("\n"):
+        indent = " " * (len(line) - len(line.lstrip()) + 2)
+        first, *rest = _clauses(line)
+        rows = [first]
+        for clause in rest:
+            if len(rows[-1]) + 1 + len(clause) > width:
+                rows.append(indent + clause)
+            else:
+                rows[-1] += " " + clause
+        out += rows
     return "\n".join(out)
+
+
+def _clauses(line: str) -> list[str]:
+    """``line`` cut after each "; " that is not inside single quotes (a quoted name may hold one)."""
+    pieces, start, quoted = [], 0, False
+    for i, c in enumerate(line):
+        if c == "'":
+            quoted = not quoted
+        elif not quoted and line.startswith("; ", i):
+            pieces.append(line[start:i + 1])
+            start = i + 2
+    return [*pieces, line[start:]]
 
 
 def judged(result: CheckResult, thresholds: Thresholds) -> str:

@@ -121,7 +121,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-@pytest.hookimpl(tryfirst=True)  # before -m selects: a test using the fixture is a memcheck test too
+# Runs after the users' conftest hooks (a marker they add counts) and before pytest's own -m selection.
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark tests that use the ``memcheck`` fixture; skip memcheck tests without ``--memcheck``, with the reason."""
     for item in items:
@@ -141,6 +141,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call":
         recorded = item.stash.get(OUTCOMES_KEY, None)
         if recorded:
+            item.stash[OUTCOMES_KEY] = []  # each report carries its own outcomes, once (subtests, reruns)
             carry(item, outcome.get_result(), recorded)
 
 

@@ -28,7 +28,7 @@ from .outcome import BaselineState, Outcome, Status, judged
 
 REPORT_FORMAT = "pytest-memcheck-report"
 #: Bumped when the layout of the JSON report changes.
-REPORT_SCHEMA = 1
+REPORT_SCHEMA = 2  # 2: "expected" outcomes, counted apart in "summary"; "default_thresholds"
 TITLE = "memcheck: memorization gates"
 STYLE = {Status.PASS: "green", Status.INCONCLUSIVE: "yellow", Status.FAIL: "bold red", Status.ERROR: "bold magenta"}
 
@@ -78,7 +78,7 @@ def note(o: Outcome) -> str:
     if o.status == Status.PASS:
         return ""
     text = f"{o.headline}: {o.reasons[0]}" if o.failure is not None else o.headline
-    return f"as its test expected: {text}" if o.expected else text
+    return f"as its test expected: {text}" if o.expected_failure else text
 
 
 @dataclass(frozen=True)
@@ -105,9 +105,9 @@ def summary(outcomes: Sequence[Outcome]) -> dict[str, int]:
     """Gates per status, and apart from them those whose failure or error their test expected."""
     counts = {s.value: 0 for s in Status}
     for o in outcomes:
-        if not o.expected or o.status == Status.PASS:
+        if not o.expected_failure:
             counts[o.status.value] += 1
-    counts["expected"] = sum(o.expected and o.status != Status.PASS for o in outcomes)
+    counts["expected"] = sum(o.expected_failure for o in outcomes)
     return counts
 
 
@@ -261,9 +261,9 @@ def check_report_path(path: Path, option: str = "--memcheck-report") -> None:
         raise MemcheckError(f"{refuse}; choose another path")
 
 
-def json_report(outcomes: Sequence[Outcome], path: Path, error: str | None = None) -> None:
+def json_report(outcomes: Sequence[Outcome], path: Path, error: str | None = None, option: str = "--memcheck-report") -> None:
     """Write the report to ``path`` atomically, never replacing anything but an older report."""
-    check_report_path(path)
+    check_report_path(path, option)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, json.dumps(payload(outcomes, error), indent=2, allow_nan=False) + "\n")
 

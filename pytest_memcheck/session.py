@@ -151,10 +151,11 @@ def record(item: pytest.Item, outcome: Outcome) -> None:
 def carry(item: pytest.Item, report: pytest.TestReport, recorded: list[dict[str, Any]]) -> None:
     """Put an item's outcomes on its call report (a plain attribute travels to the pytest-xdist controller).
 
-    A failed or errored check in a test that passed was caught by the test on
-    purpose: it is marked expected, in the reports and as a JUnit property.
+    A failed or errored check in a test that passed (or failed as its xfail
+    marker expected) was caught by the test on purpose: it is marked expected,
+    in the reports and as a JUnit property.
     """
-    if report.passed:
+    if report.passed or (report.skipped and hasattr(report, "wasxfail")):
         for d in recorded:
             if d.get("status") in ("fail", "error"):
                 d["expected"] = True

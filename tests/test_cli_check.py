@@ -131,6 +131,8 @@ def test_record_compare_and_refuse_lifecycle(shell, capsys, project):
         (["check", "clean.pt", "mydata:clean", *CNN, "--plot", "figure.png"],
          "--plot figure.png would replace a file that is not a memcheck plot; choose another path, or delete it"),
         (["check", "clean.pt", "mydata:clean", *CNN, "--plot", "notes.txt"], "--plot notes.txt must end in .png"),
+        (["check", "clean.pt", "mydata:clean", *CNN, "--json", "out.png", "--plot", "out.png"],
+         "--json and --plot name the same file (out.png); give each its own"),
     ],
 )
 def test_input_it_cannot_use_exits_2_with_the_fix(shell, capsys, project, argv, message):
@@ -169,14 +171,21 @@ def test_dict_items_are_read_with_keys(shell, capsys, project):
 
 def test_the_checks_warnings_are_in_the_commands_words(shell, capsys, project):
     project.pytester.makepyfile(loaders=(
-        "import mydata\nfrom torch.utils.data import DataLoader, TensorDataset\n\n"
+        "import warnings\nimport mydata\nfrom torch.utils.data import DataLoader, TensorDataset\n\n"
         "def shuffled():\n"
-        "    return DataLoader(TensorDataset(*mydata.clean()), batch_size=64, shuffle=True)\n"
+        "    return DataLoader(TensorDataset(*mydata.clean()), batch_size=64, shuffle=True)\n\n"
+        "def warned():\n"
+        "    warnings.warn('the data loader of the user has a word to say', UserWarning)\n"
+        "    return mydata.clean()\n"
     ))
     status, _, err = shell("check", "clean.pt", "loaders:shuffled", *CNN, *FAST, capsys=capsys)
     assert status == cli.PASSED
     assert err.startswith("memcheck check: warning: ") and "shuffle" in err
     assert "Warning" not in err and ".py:" not in err  # no warning class, no line of a script
+    # anybody else's warning goes on to Python's (here pytest's) handler, once, and the check goes on
+    with pytest.warns(UserWarning, match="the data loader of the user has a word to say") as seen:
+        status, _, _ = shell("check", "clean.pt", "loaders:warned", *CNN, *FAST, capsys=capsys)
+    assert status == cli.PASSED and len([w for w in seen if w.category is UserWarning]) == 1
 
 
 def test_a_gate_asked_for_outside_the_project_root_says_where_to_run(shell, capsys, project, monkeypatch):

@@ -365,3 +365,16 @@ def test_the_headline_names_the_status_once(model):
     assert evaluate("m", model, result(0.2), Thresholds(min_auc=0.5), None).explain().startswith(
         "memcheck: 'm' looks memorizing (fail)\n"
     )
+
+
+def test_folding_keeps_a_quoted_name_and_each_line_of_a_reason_whole():
+    from pytest_memcheck.outcome import _fold
+
+    name = "memcheck: 'resnet50; a-long-descriptive-name-for-the-ci-gate-of-the-imagenet-subset' looks memorizing (fail)"
+    assert _fold(name) == name  # the "; " inside the quoted name is not a clause boundary
+    assert _fold("  a; b\n  c") == "  a; b\n  c"  # lines are measured one by one
+    long = "  " + "; ".join(["clause number %d of a long reason" % i for i in range(4)])
+    assert _fold(long).splitlines() == [
+        "  clause number 0 of a long reason; clause number 1 of a long reason;",
+        "    clause number 2 of a long reason; clause number 3 of a long reason",
+    ]

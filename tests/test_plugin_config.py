@@ -67,6 +67,20 @@ def test_keyword_and_marker_selection_apply_to_gates_with_right_counts(project):
     project.run("--memcheck", "-m", "memcheck").assert_outcomes(passed=1, failed=2, deselected=1)
 
 
+def test_a_marker_added_by_a_conftest_makes_a_memcheck_test(pytester: pytest.Pytester):
+    pytester.makeconftest(
+        "import pytest\n\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        if 'mem' in item.name:\n"
+        "            item.add_marker(pytest.mark.memcheck)\n"
+    )
+    pytester.makepyfile("def test_mem():\n    pass\n\ndef test_plain():\n    pass\n")
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*memorization check: run with pytest --memcheck*"])
+
+
 @pytest.mark.parametrize(
     "toml, message",
     [

@@ -18,7 +18,7 @@ def test_json_report_holds_every_gate(project):
     result.assert_outcomes(passed=1, failed=1)
     data = json.loads(report.read_text())
     assert data["summary"] == {"pass": 1, "fail": 1, "inconclusive": 0, "error": 0, "expected": 0}  # "error": gates that could not run
-    assert (data["format"], data["schema"], data["status"]) == ("pytest-memcheck-report", 1, "fail")
+    assert (data["format"], data["schema"], data["status"]) == ("pytest-memcheck-report", 2, "fail")
     by_name = {m["name"]: m for m in data["models"]}
     assert by_name["clean"]["status"] == "pass" and by_name["memorizing"]["status"] == "fail"
     assert by_name["memorizing"]["result"]["auc"] < 0.4 <= by_name["clean"]["result"]["auc_ci"][0]

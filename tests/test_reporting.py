@@ -209,7 +209,7 @@ def test_report_path_replaces_an_older_report(tmp_path):
     path.write_text(json.dumps({"tool": "pytest-memcheck", "version": "0.1.0", "models": []}))  # before "format"
     reporting.json_report([passing()], path)
     data = json.loads(path.read_text())
-    assert (data["format"], data["schema"]) == ("pytest-memcheck-report", 1)
+    assert (data["format"], data["schema"]) == ("pytest-memcheck-report", 2)
     reporting.json_report([failing()], path)
     assert json.loads(path.read_text())["models"][0]["name"] == "memorizing"
 
