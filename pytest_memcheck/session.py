@@ -13,6 +13,7 @@ import pytest
 
 from .baseline import BaselineStore
 from .config import MemcheckConfig
+from .errors import MemcheckError
 
 if TYPE_CHECKING:  # torch-free at import: outcome imports the gate (numpy)
     from .gate import Thresholds
@@ -70,7 +71,10 @@ class MemcheckSession:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def terminal_summary(self, terminalreporter: Any) -> None:
-        if self.is_worker or not self.enabled:
+        if self.is_worker:
+            return
+        if not self.enabled:
+            self._not_run(terminalreporter)
             return
         from . import reporting
 
@@ -88,8 +92,22 @@ class MemcheckSession:
             terminalreporter.write_line(f"memcheck: {err}", red=True)
 
 
+    def _not_run(self, terminalreporter: Any) -> None:
+        """Without --memcheck, one line says that configured gates exist and did not run."""
+        from .config import load
+
+        try:
+            gates = load(terminalreporter.config.rootpath).models
+        except MemcheckError:
+            return  # a broken configuration is reported where it is used (with --memcheck)
+        if gates and terminalreporter.verbosity >= 0:
+            n = len(gates)
+            terminalreporter.write_line(
+                f"memcheck: {n} configured gate{'s' if n != 1 else ''} did not run (pytest --memcheck runs them)"
+            )
+
+
 def _decode(d: dict[str, Any]) -> Outcome:
-    from .errors import MemcheckError
     from .gate import Thresholds
     from .outcome import Outcome, Stage
 
@@ -111,7 +129,6 @@ def publish(
     ``error`` is a problem of the whole run (a configuration error), reported instead of gates.
     """
     from . import reporting
-    from .errors import MemcheckError
 
     problems = []
     if report_path is not None:

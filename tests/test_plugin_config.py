@@ -132,3 +132,12 @@ def test_a_model_factory_that_raises_fails_its_gate_with_the_cause(project):
     result = project.run("--memcheck")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*'broken:load' raised RuntimeError: weights server down*"])
+
+
+def test_without_memcheck_a_line_says_the_configured_gates_did_not_run(project):
+    project.configure(BROKEN.format(name="one"), BROKEN.format(name="two"))
+    project.pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    result = project.run("test_plain.py")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["memcheck: 2 configured gates did not run (pytest --memcheck runs them)"])
+    assert "configured gates did not run" not in project.run("test_plain.py", "-q").stdout.str()
