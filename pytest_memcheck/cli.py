@@ -217,7 +217,9 @@ def _decide(args: argparse.Namespace, root: Path) -> tuple[Any, str]:
             raise ValueError(
                 f"--baseline {args.baseline} does not exist; record it from the model you accept: add --update"
             )
-    model = load_model(args.model, root, architecture=args.architecture, trust_pickle=args.trust_pickle)
+    model = load_model(
+        args.model, root, architecture=args.architecture, trust_pickle=args.trust_pickle, device=args.device
+    )
     data = load_data(args.data, root)
     settings = {key: getattr(args, key) for key in _SETTINGS if getattr(args, key) is not None}
     outcome = gated(

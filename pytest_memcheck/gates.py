@@ -72,7 +72,8 @@ class ConfiguredGates:
         if name not in self._models:
             spec = self.spec(name)
             self._models[name] = load_model(
-                spec.model, self.rootdir, architecture=spec.architecture, trust_pickle=spec.trust_pickle
+                spec.model, self.rootdir, architecture=spec.architecture, trust_pickle=spec.trust_pickle,
+                device=self.device,
             )
         return self._models[name]
 

@@ -51,7 +51,9 @@ class MemcheckItem(pytest.Item):
         root, spec, store = self.config.rootpath, self.spec, state.store
         thresholds = spec.thresholds()
         with stage(self, spec.name, Stage.MODEL, thresholds):
-            model = load_model(spec.model, root, architecture=spec.architecture, trust_pickle=spec.trust_pickle)
+            model = load_model(
+                spec.model, root, architecture=spec.architecture, trust_pickle=spec.trust_pickle, device=state.device
+            )
         with stage(self, spec.name, Stage.DATA, thresholds):
             data = load_data(spec.data, root)
         with stage(self, spec.name, Stage.CHECK, thresholds):

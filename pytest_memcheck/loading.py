@@ -95,13 +95,22 @@ def _first_lines(exc: BaseException, n: int = 1) -> str:
     return text + (f" (and {len(lines) - n} more)" if len(lines) > n else "")
 
 
-def load_model(spec: str, rootdir: Path, *, architecture: str | None = None, trust_pickle: bool = False) -> Any:
-    """The ``nn.Module`` a model spec names."""
+def load_model(
+    spec: str, rootdir: Path, *, architecture: str | None = None, trust_pickle: bool = False, device: str | None = None
+) -> Any:
+    """The ``nn.Module`` a model spec names.
+
+    A model read from a weights file is built here, for the check alone, so it
+    is put on ``device`` (the run's ``--memcheck-device``); one that the user's
+    callable returns stays where that callable put it (memcheck never moves a
+    user's model).
+    """
     import torch
     from torch import nn
 
     path = (rootdir / spec) if not Path(spec).is_absolute() else Path(spec)
-    if ":" in spec and not path.exists():
+    from_file = not (":" in spec and not path.exists())
+    if not from_file:
         model = _call(resolve_object(spec, rootdir), spec)
     elif path.exists():
         model = _load_file(path, rootdir, architecture, trust_pickle, torch)
@@ -111,7 +120,23 @@ def load_model(spec: str, rootdir: Path, *, architecture: str | None = None, tru
         )
     if not isinstance(model, nn.Module):
         raise MemcheckError(f"model {spec!r} gave a {type(model).__name__}, not a torch.nn.Module")
-    return model
+    return _placed(model, device, spec) if from_file and device is not None else model
+
+
+def _placed(model: Any, device: str, spec: str) -> Any:
+    """A model memcheck loaded itself, on the device the run asks for."""
+    from .engine import parse_device
+
+    wanted = parse_device(device)
+    if wanted.type == "meta":
+        raise MemcheckError(f"device='meta' holds no values, so the weights of {spec!r} cannot be checked there")
+    try:
+        return model.to(wanted)
+    except (RuntimeError, AssertionError) as exc:  # torch says "not compiled with CUDA" with an AssertionError
+        raise MemcheckError(
+            f"the weights of {spec!r} could not be put on {device!r}: {_first_lines(exc)}; run where that device "
+            "exists, or leave the device unset to check on the CPU"
+        ) from exc
 
 
 def _load_file(path: Path, rootdir: Path, architecture: str | None, trust_pickle: bool, torch: Any) -> Any:

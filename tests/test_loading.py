@@ -209,6 +209,29 @@ def test_weights_that_do_not_fit_the_architecture(root):
     assert "weights.pt" in message
 
 
+def test_weights_go_to_the_runs_device_a_users_model_stays_where_it_is(root, monkeypatch):
+    name = module(root, ARCH + "\nSHARED = build()\n\ndef shared():\n    return SHARED\n")
+    torch.save(tiny().state_dict(), root / "weights.pt")
+    moved = []
+    monkeypatch.setattr(nn.Module, "to", lambda self, *a, **k: moved.append(a) or self)
+    load_model("weights.pt", root, architecture=f"{name}:build", device="cpu")
+    assert moved == [(torch.device("cpu"),)]  # built here from a file: put where the run checks
+    load_model(f"{name}:shared", root, device="cpu")
+    assert len(moved) == 1  # the user's own object: never moved
+    with pytest.raises(MemcheckError, match="device='meta' holds no values"):
+        load_model("weights.pt", root, architecture=f"{name}:build", device="meta")
+    with pytest.raises(MemcheckError, match="device='gpu' is not a torch device"):
+        load_model("weights.pt", root, architecture=f"{name}:build", device="gpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="tells what happens where CUDA is missing")
+def test_weights_for_a_device_this_machine_lacks_say_so(root):
+    name = module(root, ARCH)
+    torch.save(tiny().state_dict(), root / "weights.pt")
+    with pytest.raises(MemcheckError, match=r"could not be put on 'cuda': .*; run where that device exists"):
+        load_model("weights.pt", root, architecture=f"{name}:build", device="cuda")
+
+
 def test_weights_with_missing_keys(root):
     name = module(root, ARCH)
     torch.save({"1.weight": torch.zeros(8, 4)}, root / "partial.pt")
