@@ -372,7 +372,6 @@ def decide(result: CheckResult, thresholds: Thresholds | None = None, baseline: 
         )
     if thresholds.min_score is not None:
         checks.append(_floor(result, "score", result.score, result.score_ci, thresholds.min_score, "min_score"))
-    compared = baseline is not None and thresholds.uses_baseline
     if thresholds.max_score_drop is not None and baseline is not None:
         checks.append(_regression(result, baseline, "score", "max_score_drop", thresholds.max_score_drop, True))
     if thresholds.min_auc is not None:
@@ -391,6 +390,7 @@ def decide(result: CheckResult, thresholds: Thresholds | None = None, baseline: 
         verdict.status, verdict.guard = INCONCLUSIVE, Guard.SATURATED
         verdict.reasons.insert(0, saturation_reason(result))
     elif status == INCONCLUSIVE and all(c.half_width > calibrated.MAX_HALF_WIDTH for c in checks if c.status == INCONCLUSIVE):
+        compared = baseline is not None and thresholds.uses_baseline
         verdict.guard = Guard.UNDECIDABLE
         verdict.reasons.insert(
             0,

@@ -109,10 +109,10 @@ def load_model(
     from torch import nn
 
     path = (rootdir / spec) if not Path(spec).is_absolute() else Path(spec)
-    from_file = not (":" in spec and not path.exists())
-    if not from_file:
+    on_disk = path.exists()
+    if ":" in spec and not on_disk:
         model = _call(resolve_object(spec, rootdir), spec)
-    elif path.exists():
+    elif on_disk:
         model = _load_file(path, rootdir, architecture, trust_pickle, torch)
     else:
         raise MemcheckError(
@@ -120,7 +120,7 @@ def load_model(
         )
     if not isinstance(model, nn.Module):
         raise MemcheckError(f"model {spec!r} gave a {type(model).__name__}, not a torch.nn.Module")
-    return _placed(model, device, spec) if from_file and device is not None else model
+    return _placed(model, device, spec) if on_disk and device is not None else model
 
 
 def _placed(model: Any, device: str, spec: str) -> Any:

@@ -165,7 +165,7 @@ class Outcome:
     @property
     def recordable(self) -> bool:
         """An update would record this model: the check can judge it and it is not below its floor."""
-        return self.result is not None and recordable(self.result, self.thresholds)
+        return self.result is not None and refusal(self.result, self.thresholds) is None
 
     @property
     def headline(self) -> str:
@@ -267,10 +267,13 @@ def _floor_verdict(result: CheckResult, thresholds: Thresholds, otherwise: Statu
     return decide(result, floors) if floors is not None else Verdict(otherwise, [])
 
 
-def recordable(result: CheckResult, thresholds: Thresholds) -> bool:
-    """Whether an update records ``result``: never a model the check cannot judge or one below its floor."""
+def refusal(result: CheckResult, thresholds: Thresholds) -> str | None:
+    """Why an update would not record ``result`` (a model the check cannot judge, or one below its floor), or None."""
+    invalid = guard(result)
+    if invalid is not None:
+        return f"the check cannot judge the model ({invalid[0].value})"
     floors = thresholds.floors()
-    return guard(result) is None and (floors is None or decide(result, floors).status != FAIL)
+    return "the model fails its floor" if floors is not None and decide(result, floors).status == FAIL else None
 
 
 def _failed_without_baseline(result: CheckResult, thresholds: Thresholds, reason: str, first: bool) -> Verdict:
@@ -327,8 +330,8 @@ def evaluate(
             INCONCLUSIVE, [invalid[1]], guard=invalid[0]
         )
         existed = os.path.lexists(path)
-        if not recordable(result, thresholds):
-            refused = f"the check cannot judge the model ({invalid[0].value})" if invalid else "the model fails its floor"
+        refused = refusal(result, thresholds)
+        if refused is not None:
             reason = f"the baseline {path} was NOT {'updated' if existed else 'recorded'}: {refused}" + (
                 "; the recorded baseline is kept as it was" if existed else ""
             )
@@ -347,7 +350,7 @@ def evaluate(
     baseline = store.load(name)
     if baseline is None:
         reason = f"no baseline recorded yet at {path}" + (
-            f"; record one with {update_hint}" if recordable(result, thresholds) else ""
+            f"; record one with {update_hint}" if refusal(result, thresholds) is None else ""
         )
         return outcome(_failed_without_baseline(result, thresholds, reason, first=False), BaselineState.MISSING)
     problem = _uncomparable(baseline, result, thresholds, model)

@@ -91,7 +91,6 @@ class MemcheckSession:
         for err in self.errors:
             terminalreporter.write_line(f"memcheck: {err}", red=True)
 
-
     def _not_run(self, terminalreporter: Any) -> None:
         """Without --memcheck, one line says that configured gates exist and did not run."""
         from .config import load
