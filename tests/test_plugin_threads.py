@@ -1,0 +1,46 @@
+"""--memcheck-threads: torch's CPU threads for the run, set only with --memcheck."""
+
+from __future__ import annotations
+
+import pytest
+
+REPORTS_THREADS = """
+def test_threads():
+    import torch
+
+    print("torch threads:", torch.get_num_threads())
+"""
+
+
+def test_sets_torch_threads_for_the_run(pytester: pytest.Pytester):
+    pytester.makepyfile(REPORTS_THREADS)
+    # a subprocess: torch's thread count is global to the process, and this suite sets its own
+    result = pytester.runpytest_subprocess("--memcheck", "--memcheck-threads", "3", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*torch threads: 3*"])
+
+
+def test_without_memcheck_it_does_not_import_torch(pytester: pytest.Pytester):
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_no_torch():
+            assert "torch" not in sys.modules
+        """
+    )
+    result = pytester.runpytest_subprocess("--memcheck-threads", "3")
+    result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_a_count_below_one_or_not_whole_is_a_usage_error(pytester: pytest.Pytester, value: str):
+    pytester.makepyfile("def test_plain():\n    pass\n")
+    result = pytester.runpytest("--memcheck", f"--memcheck-threads={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--memcheck-threads*1 or more, got '{value}'*"])
+
+
+def test_documented_in_help(pytester: pytest.Pytester):
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*--memcheck-threads=N*torch CPU threads*"])
