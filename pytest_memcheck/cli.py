@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .config import CHECK_KEYS, THRESHOLD_KEYS
+from .config import CHECK_KEYS, THRESHOLD_KEYS, thread_count
 
 #: Exit statuses of ``memcheck check``: those of the gate, and one for input it could not use.
 PASSED, FAILED, USAGE = 0, 1, 2
@@ -80,7 +80,7 @@ def _add_check_arguments(cmd: argparse.ArgumentParser) -> None:
     out = cmd.add_argument_group("output")
     out.add_argument("--json", type=Path, metavar="PATH", help="write the verdict and result as JSON (the --memcheck-report format)")
     out.add_argument("--plot", type=Path, metavar="PATH", help="draw the k-vs-accuracy curve as a PNG (needs matplotlib)")
-    out.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    out.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="train a clean and a memorizing digits CNN and check both")
     demo.add_argument("--noise", type=float, default=0.8, help="fraction of randomized labels (default 0.8)")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    demo.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads (default: torch's)")
     from .study import cli as study
 
     study_cmd = sub.add_parser("study", help="the validation study: train the zoo, calibrate the verdicts, report")

@@ -17,6 +17,7 @@ rootdir, and two model names that would share a baseline file are refused.
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import re
 import sys
@@ -96,6 +97,20 @@ class MemcheckConfig:
     seed: int = 0
     device: str | None = None
     models: dict[str, ModelConfig] = field(default_factory=dict)
+
+
+def thread_count(value: str) -> int:
+    """A command line's torch thread count (``--memcheck-threads``, ``memcheck check --threads``): 1 or more.
+
+    An argparse type: its error becomes the command's usage error (pytest: exit 4).
+    """
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of threads, 1 or more, got {value!r}")
+    return n
 
 
 def _did_you_mean(word: str, known: Any) -> str:

@@ -7,12 +7,12 @@ hook only forwards to it. Nothing here imports torch, so a run without
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
+from .config import thread_count
 from .errors import MemcheckError
 from .escape import log_text
 from .session import OUTCOMES_KEY, SESSION_KEY, MemcheckSession, carry
@@ -37,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memcheck-seed", type=int, default=None, metavar="N", help="seed of every check (default: config or 0)")
     group.addoption("--memcheck-device", default=None, metavar="DEVICE", help="device the models must be on (default: their own)")
     group.addoption(
-        "--memcheck-threads", type=_threads, default=None, metavar="N",
+        "--memcheck-threads", type=thread_count, default=None, metavar="N",
         help="torch CPU threads for the run (torch.set_num_threads; default: torch's). With pytest-xdist, "
         "cores / workers: two workers of 2 threads on 2 cores slow each other badly",
     )
@@ -49,17 +49,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--memcheck-plots", default=None, metavar="DIR",
         help="write each gate's k-vs-accuracy curve as DIR/<name>.png (needs matplotlib: pytest-memcheck[plot])",
     )
-
-
-def _threads(value: str) -> int:
-    """A thread count of 1 or more (argparse turns the error into pytest's usage error, exit 4)."""
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of threads, 1 or more, got {value!r}")
-    return n
 
 
 def pytest_configure(config: pytest.Config) -> None:
