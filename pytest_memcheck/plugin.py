@@ -38,8 +38,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memcheck-device", default=None, metavar="DEVICE", help="device the models must be on (default: their own)")
     group.addoption(
         "--memcheck-threads", type=thread_count, default=None, metavar="N",
-        help="torch CPU threads for the run (torch.set_num_threads; default: torch's). With pytest-xdist, "
-        "cores / workers: two workers of 2 threads on 2 cores slow each other badly",
+        help="torch CPU threads for every test of a --memcheck run (torch.set_num_threads; default: torch's); "
+        "with pytest-xdist, use cores / workers: two workers of 2 threads on 2 cores slow each other badly",
     )
     group.addoption(
         "--memcheck-report", default=None, metavar="PATH",
@@ -89,6 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if enabled and threads is not None:
         import torch  # only with --memcheck: a plain run does not import torch
 
+        config.add_cleanup(lambda previous=torch.get_num_threads(): torch.set_num_threads(previous))
         torch.set_num_threads(threads)
     config.stash[SESSION_KEY] = state = MemcheckSession(
         enabled=enabled,

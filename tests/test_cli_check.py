@@ -211,9 +211,10 @@ def test_check_is_in_the_help(capsys):
 
 
 @pytest.mark.parametrize("command", ["check", "demo"])
-def test_a_thread_count_below_one_is_a_usage_error(command, capsys):
-    # torch would refuse 0 and below with a RuntimeError after the model loaded; 0 was silently ignored
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_a_thread_count_below_one_is_a_usage_error(command, value, capsys):
+    # torch refused a negative count with a RuntimeError after the model loaded; 0 was silently ignored
     with pytest.raises(SystemExit) as exit_:
-        cli.main([command, "--threads", "0"] + (["clean.pt", "mydata:clean"] if command == "check" else []))
+        cli.main([command, f"--threads={value}"] + (["clean.pt", "mydata:clean"] if command == "check" else []))
     assert exit_.value.code == cli.USAGE
-    assert "--threads: expected a whole number of threads, 1 or more, got '0'" in capsys.readouterr().err
+    assert f"--threads: expected a whole number of threads, 1 or more, got '{value}'" in capsys.readouterr().err

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 import pytest
 
-REPORTS_THREADS = """
-def test_threads():
-    import torch
+SETS_THREADS = """
+import torch
 
-    print("torch threads:", torch.get_num_threads())
+def test_threads():
+    assert torch.get_num_threads() == 3
 """
 
 
-def test_sets_torch_threads_for_the_run(pytester: pytest.Pytester):
-    pytester.makepyfile(REPORTS_THREADS)
+@pytest.mark.parametrize("flag", ["--memcheck", "--memcheck-update"])
+def test_sets_torch_threads_for_the_run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, flag: str):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # torch's own count, so that 3 can only come from the option
+    pytester.makepyfile(SETS_THREADS)
     # a subprocess: torch's thread count is global to the process, and this suite sets its own
-    result = pytester.runpytest_subprocess("--memcheck", "--memcheck-threads", "3", "-s")
+    result = pytester.runpytest_subprocess(flag, "--memcheck-threads", "3")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*torch threads: 3*"])
+
+
+def test_the_count_is_put_back_after_the_run(pytester: pytest.Pytester):
+    import torch
+
+    before = torch.get_num_threads()
+    pytester.makepyfile(SETS_THREADS.replace("== 3", f"== {before + 1}"))
+    result = pytester.runpytest("--memcheck", f"--memcheck-threads={before + 1}")  # in this process
+    result.assert_outcomes(passed=1)
+    assert torch.get_num_threads() == before
 
 
 def test_without_memcheck_it_does_not_import_torch(pytester: pytest.Pytester):
