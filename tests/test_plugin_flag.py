@@ -41,7 +41,9 @@ def test_plugin_can_be_disabled(pytester: pytest.Pytester):
     assert unknown.ret == pytest.ExitCode.USAGE_ERROR
 
 
-def test_plain_run_does_not_import_torch(pytester: pytest.Pytester):
+# memcheck's options without --memcheck change nothing either (--memcheck-threads would need torch)
+@pytest.mark.parametrize("options", [[], ["--memcheck-threads", "3", "--memcheck-device", "cpu"]])
+def test_plain_run_does_not_import_torch(pytester: pytest.Pytester, options: list[str]):
     pytester.makepyfile(
         """
         import sys
@@ -50,7 +52,7 @@ def test_plain_run_does_not_import_torch(pytester: pytest.Pytester):
             assert "torch" not in sys.modules
         """
     )
-    result = pytester.runpytest_subprocess("-p", "memcheck")
+    result = pytester.runpytest_subprocess("-p", "memcheck", *options)
     result.assert_outcomes(passed=1)
 
 
