@@ -98,7 +98,10 @@ def assert_no_regression(
         else:
             verdict, state = decide(result, thresholds, baseline), BaselineState.COMPARED
         # a result in hand is not recorded anywhere: no update hint
-        outcome = Outcome("model", result, verdict, thresholds, state, None, baseline.auc, baseline.score, update_hint="")
+        outcome = Outcome(
+            "model", result, verdict, thresholds, state, None, baseline.auc, baseline.score, update_hint="",
+            baseline_regression_score=baseline.regression_score,
+        )
     else:
         path = Path(baseline)
         store = BaselineStore(path.parent)

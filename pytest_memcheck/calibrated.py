@@ -15,8 +15,10 @@ from __future__ import annotations
 #: The score's floor: a model whose score interval lies wholly below it fails as memorizing.
 #: Chosen in the middle between the memorizing models' highest lower bound and the clean ones' lowest upper bound.
 MIN_SCORE = 0.645
-#: The largest accepted fall of the score below its baseline's, as a share of the baseline's score.
-MAX_SCORE_DROP = 0.112
+#: The largest accepted fall of the score below its baseline's, as a share of the baseline's score; both
+#: read at the ranks above the class count (:meth:`pytest_memcheck.score.Mixed.regression_ranks`), where a
+#: retrain with another seed leaves the score alone. Those ranks were chosen with the limit, one family held out.
+MAX_SCORE_DROP = 0.052
 #: A model that fits less than this fraction of its checked training samples is underfit: not judged.
 MIN_FIT = 0.966
 #: An interval wider than this (half-width) cannot tell a typical clean model from the floor: undecidable.

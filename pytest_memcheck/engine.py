@@ -551,6 +551,7 @@ def _summarize(
     ci = stats.bootstrap_ci(sample_auc, confidence=confidence, seed=seed, resample_groups=True)
     score = score_ci = None
     score_samples: list[list[float | None]] = []
+    regression_samples: list[list[float | None]] = []
     score_curve: dict[float, float] = {}
     score_groups: list[list[float]] = []
     if scored:
@@ -558,7 +559,9 @@ def _summarize(
         outcome = np.concatenate([c for _, c in scored], axis=1).astype(float)  # (K, classes x repeats, n)
         values = outcome.mean(axis=0)
         score, score_ci = stats.mean(values), stats.bootstrap_ci(values, confidence=confidence, seed=seed)
-        score_samples = [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in values]
+        score_samples = _stored(values)
+        upper = set(score_mod.mix(scored[0][1].shape[1:]).regression_ranks())  # one draw's (classes, n)
+        regression_samples = _stored(outcome[[i for i, k in enumerate(ranks) if k in upper]].mean(axis=0))
         score_curve = {float(k): float(outcome[i].mean()) for i, k in enumerate(ranks)}
         score_groups = np.round(outcome.mean(axis=2).T, 6).tolist()
     total = time.perf_counter() - started
@@ -586,9 +589,15 @@ def _summarize(
         group_curves=np.round(correct.mean(axis=2).T, 6).tolist(),
         score_ci=score_ci,
         score_samples=score_samples,
+        regression_samples=regression_samples,
         score_curve=score_curve,
         score_group_curves=score_groups,
     )
+
+
+def _stored(values: np.ndarray) -> list[list[float | None]]:
+    """Per-sample values as a result keeps them: 6 decimals, None for a sample left out (NaN)."""
+    return [[None if np.isnan(v) else round(float(v), 6) for v in row] for row in values]
 
 
 def _score_sweep(probe: _Probe, prefix: Prefix) -> tuple[tuple[float, ...], np.ndarray]:

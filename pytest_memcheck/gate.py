@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import calibrated
+from . import calibrated, stats
 from .errors import MemcheckError
 from .result import CheckResult
 from .stats import difference_ci
@@ -87,7 +87,8 @@ class Thresholds:
     With no argument: the calibrated defaults, a floor on the score
     (``min_score``) and, when a baseline is recorded, a limit on its fall
     (``max_score_drop``, a share of the baseline's score: 0.1 lets a score of
-    0.9 fall to 0.81). Any explicit value replaces the defaults entirely:
+    0.9 fall to 0.81; compared at the ranks above the class count, where a
+    retrain with another seed leaves it alone). Any explicit value replaces the defaults entirely:
     ``min_auc`` is a floor and ``max_drop`` a fall limit (in AuC units) on the
     paper's AuC.
     """
@@ -246,9 +247,12 @@ def _regression(
     result: CheckResult, baseline: CheckResult, what: str, key: str, max_drop: float, score: bool
 ) -> _Check:
     if score:
-        now, then = result.score, baseline.score
-        candidate, recorded = _per_sample(result.score_samples), _per_sample(baseline.score_samples)
-        ci_now, ci_then = result.score_ci, baseline.score_ci
+        # the ranks above the class count: below them a retrain with another seed moves the score (score.py)
+        candidate, recorded = _per_sample(result.regression_samples), _per_sample(baseline.regression_samples)
+        what = "score at ranks above the class count"
+        now, then = stats.mean(candidate), stats.mean(recorded)
+        level, seed = result.settings.get("confidence", 0.95), result.settings.get("seed", 0)
+        ci_now, ci_then = (stats.bootstrap_ci(v, confidence=level, seed=seed) for v in (candidate, recorded))
     else:
         now, then = result.auc, baseline.auc
         candidate, recorded = _per_sample(result.samples), _per_sample(baseline.samples)
@@ -264,7 +268,7 @@ def _regression(
         seed=result.settings.get("seed", 0),
         resample_groups=not score,  # as each quantity's own interval (stats.bootstrap_ci)
     )
-    # the score's limit is a share of the baseline's score (calibrated that way: one share fits every family)
+    # the score's limit is a share of the baseline's (calibrated that way: one share fits every family)
     limit = max_drop * then if score else max_drop
     status = _side(ci, -limit)
     where = {PASS: "within", FAIL: "beyond", INCONCLUSIVE: "straddling"}[status]
@@ -370,6 +374,16 @@ def decide(result: CheckResult, thresholds: Thresholds | None = None, baseline: 
                 "these thresholds judge the score; check with score=True, or set min_auc / max_drop"
             ],
         )
+    if thresholds.max_score_drop is not None and baseline is not None:
+        kept = [name for name, r in (("the baseline", baseline), ("this result", result)) if not r.regression_samples]
+        if kept:
+            return Verdict(
+                INCONCLUSIVE,
+                [
+                    f"{kept[0]} keeps no score values at the ranks above the class count, which max_score_drop "
+                    "compares (it was saved by an earlier build of pytest-memcheck 0.2); record the baseline again"
+                ],
+            )
     if thresholds.min_score is not None:
         checks.append(_floor(result, "score", result.score, result.score_ci, thresholds.min_score, "min_score"))
     if thresholds.max_score_drop is not None and baseline is not None:

@@ -84,6 +84,8 @@ class Outcome:
     #: purpose, e.g. to show that a memorizing model is caught): the status is what was measured, but it does not
     #: count against the run.
     expected: bool = False
+    #: The baseline's score at the ranks max_score_drop compares (:attr:`CheckResult.regression_score`).
+    baseline_regression_score: float | None = None
 
     @classmethod
     def failed(
@@ -124,7 +126,7 @@ class Outcome:
             "guard": None if self.verdict is None or self.verdict.guard is None else self.verdict.guard.value,
             "baseline": {
                 "state": self.baseline_state.value, "path": self.baseline_path, "auc": self.baseline_auc,
-                "score": self.baseline_score,
+                "score": self.baseline_score, "regression_score": self.baseline_regression_score,
             },
             "result": None if self.result is None else self.result.to_dict(),
             "error": None if self.failure is None else {**dataclasses.asdict(self.failure), "stage": self.failure.stage.value},
@@ -147,6 +149,7 @@ class Outcome:
             baseline_path=base["path"],
             baseline_auc=base["auc"],
             baseline_score=base.get("score"),
+            baseline_regression_score=base.get("regression_score"),
             update_hint=d.get("update_hint", UPDATE_HINT),
             expected=bool(d.get("expected", False)),
             failure=failure,
@@ -285,11 +288,17 @@ def _failed_without_baseline(result: CheckResult, thresholds: Thresholds, reason
 
 def missing_score(recorded: CheckResult, thresholds: Thresholds, version: str = "0.1") -> str | None:
     """Why a recorded result cannot be compared on the score, or None."""
-    if thresholds.max_score_drop is None or (recorded.score is not None and recorded.score_samples):
+    if thresholds.max_score_drop is None or (recorded.score is not None and recorded.score_samples and recorded.regression_samples):
         return None
+    if recorded.score is None or not recorded.score_samples:
+        return (
+            f"the baseline was measured by pytest-memcheck {version} without the score that max_score_drop compares "
+            "(the default since 0.2); re-record it"
+        )
     return (
-        f"the baseline was measured by pytest-memcheck {version} without the score that max_score_drop compares "
-        "(the default since 0.2); re-record it"
+        f"the baseline was measured by pytest-memcheck {version}, which kept no score values at the ranks above the "
+        "class count, where max_score_drop now compares (below them a retrain with another seed moves the score); "
+        "re-record it"
     )
 
 
@@ -319,7 +328,8 @@ def evaluate(
     def outcome(verdict: Verdict, state: BaselineState = BaselineState.NOT_USED, recorded: CheckResult | None = None) -> Outcome:
         path = None if state == BaselineState.NOT_USED else str(store.path(name))  # type: ignore[union-attr]
         auc, score = (None, None) if recorded is None else (recorded.auc, recorded.score)
-        return Outcome(name, result, verdict, thresholds, state, path, auc, score, update_hint)
+        upper = None if recorded is None else recorded.regression_score
+        return Outcome(name, result, verdict, thresholds, state, path, auc, score, update_hint, baseline_regression_score=upper)
 
     if store is None:
         return outcome(decide(result, thresholds))

@@ -52,6 +52,9 @@ class CheckResult:
     score_ci: tuple[float, float] | None = None
     #: The score's per-sample values, ``[class][sample]`` (None: a sample left out).
     score_samples: list[list[float | None]] = field(default_factory=list)
+    #: The score's per-sample values at the ranks a baseline comparison reads (above the classes in a
+    #: batch, :meth:`pytest_memcheck.score.Mixed.regression_ranks`), ``[class][sample]``.
+    regression_samples: list[list[float | None]] = field(default_factory=list)
     #: Accuracy at each rank of the score's mixed batches, and per class ``[class][rank]``.
     score_curve: dict[float, float] = field(default_factory=dict)
     score_group_curves: list[list[float]] = field(default_factory=list)
@@ -60,6 +63,12 @@ class CheckResult:
     def checked_samples(self) -> int:
         """How many training samples the check drew (all classes, all repeats)."""
         return sum(len(group) for group in self.samples)
+
+    @property
+    def regression_score(self) -> float | None:
+        """The score at the ranks a baseline comparison reads (the mean of :attr:`regression_samples`)."""
+        kept = [v for row in self.regression_samples for v in row if v is not None]
+        return math.fsum(kept) / len(kept) if kept else None
 
     @property
     def ks(self) -> list[float]:
@@ -318,6 +327,7 @@ FIELDS: dict[str, Validator] = {
     "group_curves": _table(_unit),
     "score_ci": _optional(_interval(0, 1)),
     "score_samples": _table(_optional(_unit)),
+    "regression_samples": _table(_optional(_unit)),
     "score_curve": _mapping(_finite_key, "positive numbers", _unit),
     "score_group_curves": _table(_unit),
 }

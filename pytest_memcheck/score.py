@@ -73,6 +73,17 @@ class Mixed:
         """The k grid for these batches: :data:`RANK_FRACTIONS` of the classes per batch, whole and distinct."""
         return tuple(float(k) for k in sorted({max(1, round(f * self.classes_per_batch)) for f in RANK_FRACTIONS}))
 
+    def regression_ranks(self) -> tuple[float, ...]:
+        """The ranks a baseline comparison reads: those above the classes in a batch (12-32 for ten classes).
+
+        Below that many directions, which classes a compressed batch keeps depends on how
+        the network laid out its class means, which changes from one training seed to
+        the next: in the validation zoo a clean retrain moved the score there as much as
+        20% random labels did. Above it, retrains agree and label noise still shows
+        (docs/validation.md, chosen with one family held out).
+        """
+        return tuple(k for k in self.ranks() if k > self.classes_per_batch)
+
     def to_single(self, outcome: np.ndarray) -> np.ndarray:
         """A sweep's outcome on the mixed batches, ``(K, batches, batch size)``, as ``(K, classes, n)``."""
         outcome = np.asarray(outcome)

@@ -18,8 +18,9 @@ from pytest_memcheck.result import CheckResult
 
 def result(
     auc=0.7, ci=None, *, saturated=False, samples=None, draw="d0", confidence=0.95, score=None, score_ci=None,
-    score_samples=None, base=1.0, outputs=10, classes=10, depth=None,
+    score_samples=None, regression_samples=None, base=1.0, outputs=10, classes=10, depth=None,
 ) -> CheckResult:
+    """A result; its values at the ranks a baseline comparison reads are the score's unless given."""
     ci = (auc - 0.05, auc + 0.05) if ci is None else ci
     if score is not None and score_ci is None:
         score_ci = (score - 0.05, score + 0.05)
@@ -29,6 +30,7 @@ def result(
         score=score,
         score_ci=score_ci,
         score_samples=[] if score_samples is None else score_samples,
+        regression_samples=(score_samples or []) if regression_samples is None else regression_samples,
         saturated=saturated,
         curve={1.0: auc - 0.1, 2.0: auc + 0.1},
         per_class={0: auc - 0.02, 1: auc + 0.02},
@@ -280,7 +282,11 @@ def test_interval_too_wide_to_decide_anything_is_undecidable():
     verdict = decide(result(score=score, score_ci=(score - wide, score + wide)))
     assert verdict.status == INCONCLUSIVE and verdict.guard == Guard.UNDECIDABLE
     assert verdict.reasons[0].startswith("undecidable:") and verdict.reasons[0].endswith("raise samples_per_class or repeats")
-    against = decide(result(score=score, score_ci=(score - wide, score + wide)), baseline=result(score=score))
+    same = [[score] * 4] * 10
+    against = decide(
+        result(score=score, score_ci=(score - wide, score + wide), score_samples=same),
+        baseline=result(score=score, score_samples=same),
+    )
     assert against.guard == Guard.UNDECIDABLE
     assert against.reasons[0].endswith("raise samples_per_class or repeats (and record the baseline again with them)")
 
@@ -305,6 +311,27 @@ def test_score_regression_is_paired_on_the_same_samples_and_reports_what_it_dete
     assert verdict.detectable == pytest.approx(0.05 * 0.925)  # a constant shift: a zero-width interval
     assert verdict.threshold == pytest.approx(0.925 * 0.95)
     assert "it detects a fall of 0.046 or more" in verdict.reasons[0]
+
+
+def test_score_regression_reads_the_ranks_above_the_class_count():
+    # a retrain that moved only the low ranks (the whole score fell by 0.2) is not a regression ...
+    values = [[0.9, 1.0, 0.8, 1.0]] * 10
+    base = result(score=0.925, score_samples=values, regression_samples=values)
+    moved_low = result(score=0.725, score_samples=[[v - 0.2 for v in row] for row in values], regression_samples=values)
+    verdict = decide(moved_low, Thresholds(max_score_drop=0.05), base)
+    assert verdict.status == PASS and verdict.reasons[0].startswith("score at ranks above the class count 0.925")
+    # ... a fall there is, whatever the whole score did
+    fell_high = result(score=0.925, score_samples=values, regression_samples=[[v - 0.2 for v in row] for row in values])
+    assert decide(fell_high, Thresholds(max_score_drop=0.05), base).status == FAIL
+
+
+def test_a_baseline_without_values_at_those_ranks_is_not_compared_on_the_score():
+    values = [[0.9] * 4] * 10
+    old = result(score=0.9, score_samples=values, regression_samples=[])  # an earlier 0.2 build's baseline
+    verdict = decide(result(score=0.9, score_samples=values), Thresholds(max_score_drop=0.05), old)
+    assert verdict.status == INCONCLUSIVE
+    assert verdict.reasons[0].startswith("the baseline keeps no score values at the ranks above the class count")
+    assert verdict.reasons[0].endswith("record the baseline again")
 
 
 def test_samples_the_score_leaves_out_are_ignored_in_a_comparison():
@@ -392,9 +419,11 @@ def test_explicit_thresholds_judge_models_outside_the_calibration(outside, thres
 @pytest.mark.parametrize("outside", [dict(classes=2, outputs=2), dict(depth=17)])
 def test_an_explicit_limit_alone_judges_a_regression_outside_the_calibration(outside):
     limit = Thresholds(max_score_drop=calibrated.MAX_SCORE_DROP)  # the hard-task advice: the limit, no floor
-    baseline = result(score=0.9, samples=FIFTY, **outside)
-    assert decide(result(score=0.9, samples=FIFTY, **outside), limit, baseline).status == PASS
-    assert decide(result(score=0.5, samples=FIFTY, **outside), limit, baseline).status == FAIL
+    def scored(value: float) -> CheckResult:
+        return result(score=value, samples=FIFTY, score_samples=[[value] * 50] * 10, **outside)
+
+    assert decide(scored(0.9), limit, scored(0.9)).status == PASS
+    assert decide(scored(0.5), limit, scored(0.9)).status == FAIL
 
 
 def test_the_default_flag_survives_copies_and_cannot_mark_other_values():

@@ -250,7 +250,9 @@ def test_to_dict_is_json_ready(model, store):
     store.save("m", result(0.7), fingerprint(model))
     d = evaluate("m", model, result(0.7), Thresholds(min_auc=0.5, max_drop=0.05), store).to_dict()
     back = json.loads(json.dumps(d))
-    assert back["status"] == PASS and back["baseline"] == {"state": "compared", "path": str(store.path("m")), "auc": 0.7, "score": 0.7}
+    assert back["status"] == PASS and back["baseline"] == {
+        "state": "compared", "path": str(store.path("m")), "auc": 0.7, "score": 0.7, "regression_score": None
+    }
     assert back["min_auc"] == 0.5 and back["max_drop"] == 0.05 and back["result"]["auc"] == 0.7
 
 
@@ -296,7 +298,8 @@ def test_statuses_are_one_vocabulary_in_order_of_severity():
 def _scored(auc: float, score: float) -> CheckResult:
     r = result(auc, classes=list(range(10)))  # the default thresholds judge ten classes or more
     return dataclasses.replace(
-        r, score=score, score_ci=(score - 0.02, score + 0.02), score_samples=[[score] * len(g) for g in r.samples]
+        r, score=score, score_ci=(score - 0.02, score + 0.02), score_samples=[[score] * len(g) for g in r.samples],
+        regression_samples=[[score] * len(g) for g in r.samples],
     )
 
 
@@ -317,6 +320,15 @@ def test_baseline_without_a_score_is_not_compared_on_the_score(model, store):
     assert UPDATE_HINT in out.explain()
     # an explicit AuC limit still compares it
     assert evaluate("m", model, _scored(0.7, 0.9), Thresholds(max_drop=0.05), store).baseline_state == "compared"
+
+
+def test_baseline_without_the_compared_ranks_says_to_re_record(model, store):
+    old = dataclasses.replace(_scored(0.7, 0.9), regression_samples=[])  # an earlier 0.2 build kept the score only
+    store.save("m", old, fingerprint(model))
+    out = evaluate("m", model, _scored(0.7, 0.9), Thresholds(), store)
+    assert out.status == FAIL and out.baseline_state == "mismatch"
+    assert "kept no score values at the ranks above the class count" in out.reasons[0] and "re-record it" in out.reasons[0]
+    assert UPDATE_HINT in out.explain()
 
 
 @pytest.mark.parametrize("with_store", [False, True])

@@ -141,6 +141,17 @@ def test_mismatch_row_shows_no_threshold_or_margin_that_pretends_a_comparison():
     assert "| AuC 0.700 (0.65-0.75) | - | - | mismatch |" in reporting.step_summary([mismatched()])
 
 
+def test_a_score_comparison_shows_the_limit_at_the_ranks_it_compares():
+    # max_score_drop is a share of the baseline's score at the ranks above the class count, not of its whole score
+    compared = Outcome(
+        "scored", res(0.7), Verdict("pass", ["..."], 0.05, 0.9), Thresholds(), BaselineState.COMPARED,
+        "/p/tests/memcheck/scored.json", 0.7, 0.8, baseline_regression_score=0.95,
+    )
+    text = reporting.terminal_table([compared], 200, False)
+    assert f">= {0.95 * (1 - Thresholds().max_score_drop):.3f} at high ranks (baseline 0.950)" in text
+    assert "(baseline 0.800)" not in text
+
+
 def test_update_runs_say_which_file_was_recorded_or_replaced():
     replaced = Outcome(
         "old", res(0.7), Verdict("pass", []), Thresholds(None, 0.05), BaselineState.REPLACED, "tests/memcheck/old.json", 0.7

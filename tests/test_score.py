@@ -42,6 +42,23 @@ def test_ten_classes_give_the_calibrated_rank_grid():
     assert score.mix((4, 10)).ranks() == (2.0, 3.0, 5.0, 6.0, 10.0, 13.0)
 
 
+def test_a_baseline_comparison_reads_the_ranks_above_the_classes_in_a_batch():
+    assert score.mix((10, 50)).regression_ranks() == (12.0, 16.0, 24.0, 32.0)
+    assert score.mix((20, 10)).regression_ranks() == (12.0, 16.0, 24.0, 32.0)
+    assert score.mix((4, 10)).regression_ranks() == (5.0, 6.0, 10.0, 13.0)
+
+
+def test_check_keeps_the_values_at_the_compared_ranks(clean_cnn):
+    model, data = clean_cnn
+    result = mc.check(model, data.train, samples_per_class=20)
+    upper = np.array([[np.nan if v is None else v for v in row] for row in result.regression_samples])
+    assert upper.shape == (10, 20)
+    # each sample's accuracy averaged over ranks 12-32 only (the model fits its draw: no sample is left out)
+    assert not np.isnan(upper).any()
+    assert upper.mean() == pytest.approx(np.mean([result.score_curve[k] for k in (12.0, 16.0, 24.0, 32.0)]), abs=1e-6)
+    assert mc.CheckResult.from_dict(result.to_dict()).regression_samples == result.regression_samples
+
+
 def test_check_fills_the_score_by_default(clean_cnn):
     model, data = clean_cnn
     result = mc.check(model, data.train, samples_per_class=20)

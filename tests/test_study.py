@@ -281,6 +281,7 @@ def _kept(folder, family, p, seed, score, depth):
     samples = [[score] * 50 for _ in range(10)]
     r = CheckResult(
         auc=0.8, auc_ci=(0.75, 0.85), score=score, score_ci=(score - 0.02, score + 0.02), score_samples=samples,
+        regression_samples=samples,
         saturated=False, curve={1.0: 0.8}, per_class={c: 0.8 for c in range(10)}, base_accuracy=1.0, layers=["a"],
         method="nmf", samples=[[0.8] * 50 for _ in range(10)],
         settings={"seed": 0, "draw": "d", "confidence": 0.95, "classes": list(range(10)), "outputs": 10, "depth": depth},

@@ -38,6 +38,8 @@ MEMORIZING_P = 0.4
 REGRESSION_P = 0.2
 #: Formulas are ranked on models that fit at least this much of their checked samples.
 RANKING_FIT = 0.9
+#: The mixed checks' rank grid in the zoo (ten classes: :meth:`pytest_memcheck.score.Mixed.ranks`).
+MIXED_RANKS = (6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 
 
 # --------------------------------------------------------------------------- formulas
@@ -354,12 +356,31 @@ class Choice:
     relative: bool
     #: Half-width beyond which an interval cannot tell a typical clean model from the floor.
     max_half_width: float
+    #: The lowest rank of the mixed checks that a baseline comparison reads.
+    drop_from: float | None = None
+
+    @property
+    def regression(self) -> Formula:
+        """What a baseline comparison compares: the score at ranks from :attr:`drop_from` on."""
+        return from_rank(self.formula, self.drop_from)
 
     def to_dict(self) -> dict:
         return {
             "formula": self.formula.name, "min_score": self.floor, "min_fit": self.fit_guard,
             "max_score_drop": self.max_drop, "relative_drop": self.relative, "max_half_width": self.max_half_width,
+            "drop_from_rank": self.drop_from,
         }
+
+
+def from_rank(formula: Formula, lowest: float | None) -> Formula:
+    """``formula`` with its mixed-batch checks read at ranks ``>= lowest`` only (all ranks: None)."""
+    if lowest is None:
+        return formula
+    parts = tuple(
+        (check, tuple(k for k in MIXED_RANKS if k >= lowest)) if check.startswith("mixed") else (check, ks)
+        for check, ks in formula.parts
+    )
+    return Formula(parts, formula.normalize)
 
 
 class Calibration:
@@ -398,12 +419,31 @@ class Calibration:
         rows = self.rows(formula, ms)
         floor = choose_floor(rows)
         fit_guard = choose_fit_guard(rows, floor)
-        changes = self.changes(formula, pairs(rows))
-        drops = {rel: _choose_drop(changes, rel) for rel in (False, True)}
-        relative = max(drops, key=lambda rel: (drops[rel][1], not rel))  # the wider relative margin
+        drop_from, max_drop = self.choose_regression(formula, ms)
         clean_scores = [r.score for r in rows if r.model.regime == "noise" and clean(r.model)]
         typical = float(np.median(clean_scores)) if clean_scores else math.nan  # no clean model: no typical one
-        return Choice(formula, floor, fit_guard, drops[relative][0], relative, typical - floor)
+        return Choice(formula, floor, fit_guard, max_drop, True, typical - floor, drop_from)
+
+    def choose_regression(self, formula: Formula, ms: Sequence[Measured]) -> tuple[float | None, float]:
+        """The ranks a baseline comparison reads, and its limit (a share of the baseline's score).
+
+        Each lowest rank of the mixed grid is tried: the one whose limit
+        (:func:`_choose_drop`) decides the most retrains and p >= 0.2 regressions
+        right with none wrong, then leaves the widest margin, then reads more ranks.
+        The limit stays a share of the baseline's score, the form ``max_score_drop``
+        has always had (a limit in score units decided the held-out families alike).
+        """
+        lowest: list[float | None] = [None]
+        if any(check.startswith("mixed") for check, _ in formula.parts):
+            lowest = [None, *MIXED_RANKS[1:-1]]
+        best = None
+        for low in lowest:
+            changes = self.changes(from_rank(formula, low), pairs(self.rows(from_rank(formula, low), ms)))
+            limit, margin = _choose_drop(changes, True)
+            key = (_drop_goodness(changes, limit, True), margin, -(low or 0.0))
+            if best is None or key > best[0]:
+                best = (key, low, limit)
+        return best[1], best[2]
 
 
 def _choose_drop(changes, relative: bool) -> tuple[float, float]:
@@ -466,7 +506,7 @@ def held_out(cal: Calibration) -> dict:
                 "family": family,
                 "choice": choice.to_dict(),
                 "floor": judge_floor(family, rows, choice.floor, choice.fit_guard).__dict__,
-                "regressions": judge_regressions(cal.changes(choice.formula, pairs(rows)), choice),
+                "regressions": judge_regressions(cal.changes(choice.regression, pairs(cal.rows(choice.regression, test))), choice),
                 "verdicts": verdicts,
                 # clean models, and noisy ones that fit fewer than half of their wrong labels: never to fail
                 "innocent_failed": sum(verdicts[r.model.key] == "fail" for r in rows if innocent(r.model)),
@@ -506,6 +546,7 @@ def _table_by(ms: Sequence[Measured], key: Callable[[Measured], tuple], value: C
 def sensitivity(cal: Calibration, choice: Choice, sizes: Sequence[int] = (10, 20, 30, 50)) -> list[dict]:
     """How the interval and the detectable changes shrink with samples_per_class (subsampled draws)."""
     rows = cal.rows(choice.formula, noise_final(cal.models))
+    compared = cal.rows(choice.regression, noise_final(cal.models))
     out = []
     for n in sizes:
         halves, drops = [], []
@@ -513,7 +554,7 @@ def sensitivity(cal: Calibration, choice: Choice, sizes: Sequence[int] = (10, 20
             v = r.values[:, :n]
             lo, hi = stats.bootstrap_ci(v, seed=0)
             halves.append((hi - lo) / 2)
-        for p in pairs(rows):
+        for p in pairs(compared):
             if p.kind != "retrain":
                 continue
             b, c = p.baseline.values[:, :n], p.candidate.values[:, :n]
@@ -591,6 +632,7 @@ def non_relu(ms: Sequence[Measured], cal: Calibration, final: Choice) -> dict:
     pca_only = [f for f in cal.formulas if all(not c.startswith("nmf") and "nmf" not in c for c, _ in f.parts)]
     choice = final if final.formula in pca_only else cal.choose_among(cal.models, pca_only)
     rows = scored(choice.formula, ms)
+    compared = group_by(scored(choice.regression, ms), lambda r: r.model.family)
     out = {"choice": choice.to_dict(), "families": {}}
     for family, g in group_by(rows, lambda r: r.model.family).items():
         noise = [r for r in g if r.model.regime == "noise"]
@@ -598,7 +640,7 @@ def non_relu(ms: Sequence[Measured], cal: Calibration, final: Choice) -> dict:
             "spearman_pca_auc_p": spearman([r.model.record["checks"]["pca"]["auc"] for r in noise], [r.model.p for r in noise]),
             "spearman_score_test_error": spearman([r.score for r in noise], [r.model.test_error for r in noise]),
             "floor": judge_floor(family, g, choice.floor, choice.fit_guard).__dict__,
-            "regressions": judge_regressions([(p, p.change()[1]) for p in pairs(g)], choice),
+            "regressions": judge_regressions([(p, p.change()[1]) for p in pairs(compared[family])], choice),
             "score_by_p": _table_by([r.model for r in noise], lambda m: (m.p,), lambda m: choice.formula.score(m)),
         }
     return out

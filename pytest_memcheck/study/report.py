@@ -87,6 +87,11 @@ def regression_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _rank(choice: dict[str, Any]) -> str:
+    """The lowest rank a baseline comparison reads ("all": every rank of the grid)."""
+    return "all" if choice.get("drop_from_rank") is None else f"{choice['drop_from_rank']:g}"
+
+
 def fold_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for f in summary["held_out"]["folds"]:
@@ -100,6 +105,7 @@ def fold_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 "min_score": ch["min_score"],
                 "min_fit": ch["min_fit"],
                 "max_score_drop": ch["max_score_drop"],
+                "fall read from rank": _rank(ch),
                 "clean failed": f"{fl['clean_failed']}/{fl['clean']}",
                 "p>=0.4 passed": f"{fl['memorizing_passed']}/{fl['memorizing']}",
                 "decided": f"{fl['decided']}/{fl['clean'] + fl['memorizing']}",
@@ -164,7 +170,7 @@ def markdown(summary: dict[str, Any]) -> str:
         "### Leave one family out: what was chosen without each family, and how it did on it",
         table(fold_rows(summary), list(fold_rows(summary)[0]) if summary["held_out"]["folds"] else []),
         "### Shipped: chosen on every family",
-        table([final], list(final)),
+        table([{**final, "drop_from_rank": _rank(final)}], list(final)),
         "### Score (held out) per family and label noise p, mean ± sd over seeds",
         table(_by_family_p(summary["score_by_family_p"]), ["family", *p_cols]),
         "### Test error per family and p",
