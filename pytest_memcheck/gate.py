@@ -249,7 +249,7 @@ def _regression(
     if score:
         # the ranks above the class count: below them a retrain with another seed moves the score (score.py)
         candidate, recorded = _per_sample(result.regression_samples), _per_sample(baseline.regression_samples)
-        what = "score at ranks above the class count"
+        what = "score at the ranks above the class count:"
         now, then = stats.mean(candidate), stats.mean(recorded)
         level, seed = result.settings.get("confidence", 0.95), result.settings.get("seed", 0)
         ci_now, ci_then = (stats.bootstrap_ci(v, confidence=level, seed=seed) for v in (candidate, recorded))
@@ -281,6 +281,23 @@ def _regression(
     )
     narrow = _NARROW_CHANGE if status == INCONCLUSIVE else ""
     return _Check(status, reason + narrow, delta + limit, then - limit, half, limit + half)
+
+
+def _without_compared_ranks(result: CheckResult, baseline: CheckResult | None) -> str | None:
+    """Why max_score_drop cannot compare ``result`` with ``baseline`` (no values at the compared ranks), or None."""
+    if baseline is None:
+        return None
+    if not baseline.regression_samples:
+        return (
+            "the baseline keeps no score values at the ranks above the class count, which max_score_drop compares "
+            "(an earlier build of pytest-memcheck 0.2 saved it); record the baseline again"
+        )
+    if not result.regression_samples:
+        return (
+            "this result keeps no score values at the ranks above the class count, which max_score_drop compares "
+            "(an earlier build of pytest-memcheck 0.2 saved it); check the model again"
+        )
+    return None
 
 
 def at_chance(fit: float, outputs: int | None, n: int) -> bool:
@@ -374,29 +391,23 @@ def decide(result: CheckResult, thresholds: Thresholds | None = None, baseline: 
                 "these thresholds judge the score; check with score=True, or set min_auc / max_drop"
             ],
         )
-    if thresholds.max_score_drop is not None and baseline is not None:
-        kept = [name for name, r in (("the baseline", baseline), ("this result", result)) if not r.regression_samples]
-        if kept:
-            return Verdict(
-                INCONCLUSIVE,
-                [
-                    f"{kept[0]} keeps no score values at the ranks above the class count, which max_score_drop "
-                    "compares (it was saved by an earlier build of pytest-memcheck 0.2); record the baseline again"
-                ],
-            )
+    uncompared = _without_compared_ranks(result, baseline) if thresholds.max_score_drop is not None else None
     if thresholds.min_score is not None:
         checks.append(_floor(result, "score", result.score, result.score_ci, thresholds.min_score, "min_score"))
-    if thresholds.max_score_drop is not None and baseline is not None:
+    if thresholds.max_score_drop is not None and baseline is not None and uncompared is None:
         checks.append(_regression(result, baseline, "score", "max_score_drop", thresholds.max_score_drop, True))
     if thresholds.min_auc is not None:
         checks.append(_floor(result, f"{result.method} AuC", result.auc, result.auc_ci, thresholds.min_auc, "min_auc"))
     if thresholds.max_drop is not None and baseline is not None:
         checks.append(_regression(result, baseline, f"{result.method} AuC", "max_drop", thresholds.max_drop, False))
     if not checks:
-        return Verdict(INCONCLUSIVE, ["no threshold applies: max_drop and max_score_drop need a recorded baseline"])
+        return Verdict(INCONCLUSIVE, [uncompared or "no threshold applies: max_drop and max_score_drop need a recorded baseline"])
 
     status = max((c.status for c in checks), key=lambda s: s.severity)
     reasons = [c.reason for c in checks]
+    if uncompared is not None:  # the floor still fails a model below it; otherwise the comparison is owed
+        status = max(status, INCONCLUSIVE, key=lambda s: s.severity)
+        reasons.append(uncompared)
     nearest = min(checks, key=lambda c: c.margin)
     verdict = Verdict(status, reasons, margin=nearest.margin, threshold=nearest.threshold, detectable=nearest.detectable)
     on_auc = thresholds.min_auc is not None or thresholds.max_drop is not None

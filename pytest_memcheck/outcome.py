@@ -214,6 +214,8 @@ class Outcome:
             lines += [f"  note: {note}" for note in r.notes]
         if self.baseline_path:
             values = [f"score {self.baseline_score:.3f}"] if self.baseline_score is not None else []
+            if self.baseline_regression_score is not None and self.thresholds.max_score_drop is not None:
+                values.append(f"{self.baseline_regression_score:.3f} above the class count")
             values += [f"AuC {self.baseline_auc:.3f}"] if self.baseline_auc is not None else []
             recorded = f" ({', '.join(values)})" if values else ""
             lines.append(f"  baseline [{self.baseline_state.value}]: {self.baseline_path}{recorded}")
@@ -296,9 +298,9 @@ def missing_score(recorded: CheckResult, thresholds: Thresholds, version: str = 
             "(the default since 0.2); re-record it"
         )
     return (
-        f"the baseline was measured by pytest-memcheck {version}, which kept no score values at the ranks above the "
-        "class count, where max_score_drop now compares (below them a retrain with another seed moves the score); "
-        "re-record it"
+        "the baseline was measured by an earlier build of pytest-memcheck 0.2, which kept no score values at the "
+        "ranks above the class count, where max_score_drop compares (below them a retrain with another seed can move "
+        "the score); re-record it"
     )
 
 

@@ -56,7 +56,7 @@ def _limit(o: Outcome) -> str:
     if o.baseline_state == BaselineState.COMPARED:
         upper = o.baseline_regression_score  # a share of the baseline's score at the ranks above the class count
         if t.max_score_drop is not None and upper is not None:
-            parts.append(f">= {upper * (1 - t.max_score_drop):.3f} at high ranks (baseline {upper:.3f})")
+            parts.append(f">= {upper * (1 - t.max_score_drop):.3f} above the class count (baseline {upper:.3f})")
         if t.max_drop is not None and o.baseline_auc is not None:
             parts.append(f">= {o.baseline_auc - t.max_drop:.3f} (baseline {o.baseline_auc:.3f})")
     return "; ".join(parts) or "-"

@@ -78,8 +78,8 @@ class Mixed:
 
         Below that many directions, which classes a compressed batch keeps depends on how
         the network laid out its class means, which changes from one training seed to
-        the next: in the validation zoo a clean retrain moved the score there as much as
-        20% random labels did. Above it, retrains agree and label noise still shows
+        the next: in one family of the validation zoo a clean retrain moved the score there
+        as much as 20% random labels did. Above it, retrains agree and label noise still shows
         (docs/validation.md, chosen with one family held out).
         """
         return tuple(k for k in self.ranks() if k > self.classes_per_batch)

@@ -316,10 +316,11 @@ def test_score_regression_is_paired_on_the_same_samples_and_reports_what_it_dete
 def test_score_regression_reads_the_ranks_above_the_class_count():
     # a retrain that moved only the low ranks (the whole score fell by 0.2) is not a regression ...
     values = [[0.9, 1.0, 0.8, 1.0]] * 10
-    base = result(score=0.925, score_samples=values, regression_samples=values)
-    moved_low = result(score=0.725, score_samples=[[v - 0.2 for v in row] for row in values], regression_samples=values)
+    base = result(score=0.825, score_samples=[[v - 0.1 for v in row] for row in values], regression_samples=values)
+    moved_low = result(score=0.625, score_samples=[[v - 0.3 for v in row] for row in values], regression_samples=values)
     verdict = decide(moved_low, Thresholds(max_score_drop=0.05), base)
-    assert verdict.status == PASS and verdict.reasons[0].startswith("score at ranks above the class count 0.925")
+    assert verdict.status == PASS and verdict.reasons[0].startswith("score at the ranks above the class count: 0.925")
+    assert "of the baseline's score = 0.046" in verdict.reasons[0]  # 5% of 0.925 at those ranks, not of 0.825
     # ... a fall there is, whatever the whole score did
     fell_high = result(score=0.925, score_samples=values, regression_samples=[[v - 0.2 for v in row] for row in values])
     assert decide(fell_high, Thresholds(max_score_drop=0.05), base).status == FAIL
@@ -332,6 +333,15 @@ def test_a_baseline_without_values_at_those_ranks_is_not_compared_on_the_score()
     assert verdict.status == INCONCLUSIVE
     assert verdict.reasons[0].startswith("the baseline keeps no score values at the ranks above the class count")
     assert verdict.reasons[0].endswith("record the baseline again")
+    # the floor still fails a model below it: the missing comparison does not hide that
+    low = [[0.3] * 4] * 10
+    floored = decide(result(score=0.3, score_samples=low), Thresholds(min_score=0.645, max_score_drop=0.05), old)
+    assert floored.status == FAIL and "below the floor" in floored.reasons[0]
+    assert floored.reasons[1].startswith("the baseline keeps no score values")
+    # and a result saved without them is told to check again, not to re-record the baseline
+    new = decide(result(score=0.9, score_samples=values, regression_samples=[]), Thresholds(max_score_drop=0.05),
+                 result(score=0.9, score_samples=values))
+    assert new.status == INCONCLUSIVE and new.reasons[0].endswith("check the model again")
 
 
 def test_samples_the_score_leaves_out_are_ignored_in_a_comparison():

@@ -129,10 +129,21 @@ def test_packed_arrays_round_trip():
 # ------------------------------------------------------------------------------------------- calibration
 
 
-def _fake(family: str, p: float, seed: int, score: float, fit: float = 1.0, n: int = 40) -> Measured:
-    """A measured model whose mixed-batch check keeps ``score`` of its samples (deterministic pattern)."""
+def _fake(
+    family: str, p: float, seed: int, score: float, fit: float = 1.0, n: int = 40, low: float | None = None
+) -> Measured:
+    """A measured model whose mixed-batch check keeps ``score`` of its samples (deterministic pattern).
+
+    ``low``: what it keeps at the two lowest ranks (6 and 8) instead.
+    """
     classes = 10
-    correct = (np.arange(classes * n).reshape(1, classes, n) % 100 < round(score * 100)).repeat(6, axis=0)
+
+    def keeps(share: float) -> np.ndarray:
+        return np.arange(classes * n).reshape(1, classes, n) % 100 < round(share * 100)
+
+    correct = keeps(score).repeat(6, axis=0)
+    if low is not None:
+        correct[:2] = keeps(low)[0]
     base = np.arange(classes * n).reshape(classes, n) % 100 < round(fit * 100)
     index = np.arange(classes * n) + (0 if p == 0 else 10_000 * int(p * 100))
     check = {"ks": [6, 8, 12, 16, 24, 32], "correct": records.pack_bits(correct), "base": records.pack_bits(base), "auc": score}
@@ -179,6 +190,25 @@ def test_held_out_judgement_uses_rules_chosen_without_the_family():
         assert fold["regressions"]["retrain"]["fail"] == 0
         assert fold["regressions"]["p=0.2"]["fail"] == 3  # 0.9 -> 0.7 on the same classes
     assert ho["spearman"]["noise"] < -0.9
+
+
+def test_the_regression_reads_the_ranks_where_retrains_agree():
+    # clean seeds keep 90% at ranks 12-32 but 30-90% below them; label noise lowers every rank
+    ms = []
+    for family in ("a", "b", "c"):
+        for seed, low in ((0, 0.9), (1, 0.3), (2, 0.6)):
+            ms.append(_fake(family, 0.0, seed, 0.9, low=low))
+            ms += [_fake(family, p, seed, s, low=low - 0.1) for p, s in ((0.2, 0.7), (0.4, 0.55), (1.0, 0.4))]
+    cal = calibrate.Calibration(ms)
+    for fold in calibrate.held_out(cal)["folds"]:  # chosen without the family, judged on it
+        assert fold["choice"]["drop_from_rank"] == 12
+        assert fold["regressions"]["retrain"]["fail"] == 0 and fold["regressions"]["p=0.2"]["fail"] == 3
+    # over every rank no limit separates them: a seed-1 retrain falls further than seed 1's p = 0.2 model
+    every = calibrate.Formula((("mixed_pca", None),), "raw")
+    changes = cal.changes(every, calibrate.pairs(cal.rows(every, ms)))
+    retrain = max(-ci[1] / p.baseline.score for p, ci in changes if p.kind == "retrain")
+    regression = min(-ci[1] / p.baseline.score for p, ci in changes if p.kind == "p=0.2")
+    assert retrain > regression
 
 
 def test_a_family_on_another_scale_shows_up_held_out():
