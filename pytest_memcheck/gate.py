@@ -276,7 +276,7 @@ def _regression(
     half = (ci[1] - ci[0]) / 2
     allowed = f"{key} {max_drop:.3f}" + (f" of the baseline's score = {limit:.3f}" if score else "")
     reason = (
-        f"{what} {now:.3f} vs the baseline's {then:.3f}: change {delta:+.3f} ({_level(result)} {ci[0]:+.3f} to "
+        f"{what} {now:.3f} vs the baseline's {then:.3f}; change {delta:+.3f} ({_level(result)} {ci[0]:+.3f} to "
         f"{ci[1]:+.3f}, {how}) is {where} {allowed}; it detects a fall of {limit + half:.3f} or more"
     )
     narrow = _NARROW_CHANGE if status == INCONCLUSIVE else ""

@@ -214,8 +214,6 @@ class Outcome:
             lines += [f"  note: {note}" for note in r.notes]
         if self.baseline_path:
             values = [f"score {self.baseline_score:.3f}"] if self.baseline_score is not None else []
-            if self.baseline_regression_score is not None and self.thresholds.max_score_drop is not None:
-                values.append(f"{self.baseline_regression_score:.3f} above the class count")
             values += [f"AuC {self.baseline_auc:.3f}"] if self.baseline_auc is not None else []
             recorded = f" ({', '.join(values)})" if values else ""
             lines.append(f"  baseline [{self.baseline_state.value}]: {self.baseline_path}{recorded}")
@@ -249,10 +247,13 @@ def _fold(text: str, width: int = 80) -> str:
 
 
 def _clauses(line: str) -> list[str]:
-    """``line`` cut after each "; " that is not inside single quotes (a quoted name may hold one)."""
+    """``line`` cut after each "; " that is not inside single quotes (a quoted name may hold one).
+
+    An apostrophe between two letters (the baseline's) opens or closes nothing.
+    """
     pieces, start, quoted = [], 0, False
     for i, c in enumerate(line):
-        if c == "'":
+        if c == "'" and not (0 < i < len(line) - 1 and line[i - 1].isalpha() and line[i + 1].isalpha()):
             quoted = not quoted
         elif not quoted and line.startswith("; ", i):
             pieces.append(line[start:i + 1])

@@ -385,6 +385,9 @@ def test_folding_keeps_a_quoted_name_and_each_line_of_a_reason_whole():
     name = "memcheck: 'resnet50; a-long-descriptive-name-for-the-ci-gate-of-the-imagenet-subset' looks memorizing (fail)"
     assert _fold(name) == name  # the "; " inside the quoted name is not a clause boundary
     assert _fold("  a; b\n  c") == "  a; b\n  c"  # lines are measured one by one
+    # an apostrophe inside a word is not a quote: the clause after "the baseline's 0.950;" is cut
+    possessive = "  score 0.900 vs the baseline's 0.950; " + "x" * 70
+    assert _fold(possessive).splitlines() == ["  score 0.900 vs the baseline's 0.950;", "    " + "x" * 70]
     long = "  " + "; ".join(["clause number %d of a long reason" % i for i in range(4)])
     assert _fold(long).splitlines() == [
         "  clause number 0 of a long reason; clause number 1 of a long reason;",
