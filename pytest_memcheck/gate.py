@@ -246,26 +246,27 @@ def _per_sample(values: list[list[float | None]]) -> np.ndarray | None:
 def _regression(
     result: CheckResult, baseline: CheckResult, what: str, key: str, max_drop: float, score: bool
 ) -> _Check:
+    level, seed = result.settings.get("confidence", 0.95), result.settings.get("seed", 0)
     if score:
         # the ranks above the class count: below them a retrain with another seed moves the score (score.py)
         candidate, recorded = _per_sample(result.regression_samples), _per_sample(baseline.regression_samples)
         what = "score at the ranks above the class count:"
-        now, then = stats.mean(candidate), stats.mean(recorded)
-        level, seed = result.settings.get("confidence", 0.95), result.settings.get("seed", 0)
-        ci_now, ci_then = (stats.bootstrap_ci(v, confidence=level, seed=seed) for v in (candidate, recorded))
+        now, then = result.regression_score, baseline.regression_score
     else:
         now, then = result.auc, baseline.auc
         candidate, recorded = _per_sample(result.samples), _per_sample(baseline.samples)
-        ci_now, ci_then = result.auc_ci, baseline.auc_ci
     pairing = _pairing(result, baseline, candidate, recorded)
+    ci_now, ci_then = (result.auc_ci, baseline.auc_ci) if not score else ((0.0, 0.0), (0.0, 0.0))
+    if score and pairing is None:  # only independent draws combine each side's own interval (difference_ci)
+        ci_now, ci_then = (stats.bootstrap_ci(v, confidence=level, seed=seed) for v in (candidate, recorded))
     delta, ci = difference_ci(
         np.array([[now]]) if candidate is None else candidate,
         np.array([[then]]) if recorded is None else recorded,
         pairing=pairing,
         candidate_ci=ci_now,
         baseline_ci=ci_then,
-        confidence=result.settings.get("confidence", 0.95),
-        seed=result.settings.get("seed", 0),
+        confidence=level,
+        seed=seed,
         resample_groups=not score,  # as each quantity's own interval (stats.bootstrap_ci)
     )
     # the score's limit is a share of the baseline's (calibrated that way: one share fits every family)
@@ -290,12 +291,12 @@ def _without_compared_ranks(result: CheckResult, baseline: CheckResult | None) -
     if not baseline.regression_samples:
         return (
             "the baseline keeps no score values at the ranks above the class count, which max_score_drop compares "
-            "(an earlier build of pytest-memcheck 0.2 saved it); record the baseline again"
+            "(an older pytest-memcheck saved it); record the baseline again"
         )
     if not result.regression_samples:
         return (
             "this result keeps no score values at the ranks above the class count, which max_score_drop compares "
-            "(an earlier build of pytest-memcheck 0.2 saved it); check the model again"
+            "(an older pytest-memcheck saved it); check the model again"
         )
     return None
 

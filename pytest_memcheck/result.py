@@ -67,8 +67,7 @@ class CheckResult:
     @property
     def regression_score(self) -> float | None:
         """The score at the ranks a baseline comparison reads (the mean of :attr:`regression_samples`)."""
-        kept = [v for row in self.regression_samples for v in row if v is not None]
-        return math.fsum(kept) / len(kept) if kept else None
+        return _kept_mean(self.regression_samples)
 
     @property
     def ks(self) -> list[float]:
@@ -363,13 +362,17 @@ def parse(d: Any, where: str = "") -> CheckResult:
     return CheckResult(**values)
 
 
+def _kept_mean(table: list[list[float | None]]) -> float | None:
+    """The mean of stored per-sample values, leaving out the samples a score left out (None); None if none."""
+    kept = [v for row in table for v in row if v is not None]
+    return math.fsum(kept) / len(kept) if kept else None
+
+
 def _consistent_score(values: dict[str, Any], prefix: str) -> None:
     """The score is the mean of its per-sample values: a score edited by hand no longer is."""
-    score, samples = values.get("score"), values.get("score_samples")
-    kept = [v for row in samples or [] for v in row if v is not None]
-    if score is None or not kept:
+    score, mean = values.get("score"), _kept_mean(values.get("score_samples") or [])
+    if score is None or mean is None:
         return
-    mean = math.fsum(kept) / len(kept)
     if abs(score - mean) > 1e-5:  # the stored samples are rounded to 6 decimals (engine.py): 5e-7 at most
         raise BaselineError(
             f"field {prefix + 'score'!r} is {score:.6g} but its samples ({prefix + 'score_samples'}) average "
