@@ -218,12 +218,23 @@ def test_a_family_on_another_scale_shows_up_held_out():
     assert fold["floor"]["clean_failed"] == 3
 
 
+def test_the_ranking_ceiling_counts_the_randomized_labels_a_model_fits():
+    assert _fake("a", 0.4, 0, 0.5, fit=0.5).memorized_share == pytest.approx(0.5)  # every label randomized, half fit
+    assert _fake("a", 0.0, 0, 0.9).memorized_share == 0.0
+    ho = calibrate.held_out(calibrate.Calibration(_fake_zoo()))
+    counted = [m.memorized_share for m in _fake_zoo()]
+    errors = [m.test_error for m in _fake_zoo()]
+    assert ho["memorized_share_spearman"]["noise"] == pytest.approx(analysis.spearman(counted, errors))
+    assert ho["memorized_share_spearman"]["noise"] > 0.5
+
+
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # a fold without clean models is a NaN, not numpy's warning
 def test_summary_and_report_from_tiny_records(zoo):
     _, _, rs = zoo
     summary = calibrate.summarize(decode(rs))
     text = report.markdown(summary)
     assert "### Acceptance figures" in text and "tiny_mlp" in text
+    assert "| every regime pooled |" in text  # the score beside the memorized labels counted
     json.dumps(summary)  # what `memcheck study` writes
 
 

@@ -519,6 +519,9 @@ def held_out(cal: Calibration) -> dict:
     def rho(group: list[Measured]) -> float:
         return spearman([scores[m.key] for m in group], [m.test_error for m in group])
 
+    def counted(group: list[Measured]) -> float:  # the ceiling: how the memorized labels themselves rank
+        return spearman([m.memorized_share for m in group], [m.test_error for m in group])
+
     return {
         "folds": folds,
         "spearman": {
@@ -527,6 +530,7 @@ def held_out(cal: Calibration) -> dict:
             "all": rho(list(ms)),
             "by_family": {f: rho(noise_final(g)) for f, g in group_by(ms, lambda m: m.family).items()},
         },
+        "memorized_share_spearman": {"noise": counted(noise_final(ms)), "all": counted(list(ms))},
         "scores": scores,
         "models": len(by_key),
     }

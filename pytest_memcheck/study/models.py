@@ -86,6 +86,14 @@ class Measured:
         return float(self.base()[noisy].mean()) if noisy.any() else float("nan")
 
     @property
+    def memorized_share(self) -> float:
+        """Share of the checked samples that carry a randomized label and are fit: memorization, counted.
+
+        Only the study knows which labels it randomized; this is the ranking a perfect detector would give.
+        """
+        return float((self.base(next(iter(self.record["checks"]))) * self.noisy).mean())
+
+    @property
     def fit(self) -> float:
         """Fraction of the checked training samples the model fits."""
         return float(self.base(next(iter(self.record["checks"]))).mean())
