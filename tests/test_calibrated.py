@@ -19,7 +19,7 @@ def final() -> dict:
 
 def test_constants_are_the_studys_choices(final):
     assert calibrated.MIN_SCORE == round(final["min_score"], 3)
-    assert calibrated.MAX_SCORE_DROP == round(final["max_score_drop"], 3) and final["relative_drop"]
+    assert calibrated.MAX_SCORE_DROP == round(final["max_score_drop"], 3)
     assert calibrated.MIN_FIT == round(final["min_fit"], 3)
     assert calibrated.MAX_HALF_WIDTH == round(final["max_half_width"], 3)
 

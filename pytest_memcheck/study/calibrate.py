@@ -328,15 +328,14 @@ def pairs(rows: Sequence[Scored]) -> list[Pair]:
     return out
 
 
-def regression_verdict(pair: Pair, max_drop: float, relative: bool) -> str:
-    _, ci = pair.change()
-    limit = max_drop * pair.baseline.score if relative else max_drop
-    return side(ci, -limit)
+def tolerated_fall(pair: Pair, max_drop: float) -> float:
+    """The fall a comparison tolerates: ``max_drop`` is a share of the baseline's score, as ``max_score_drop`` is."""
+    return max_drop * pair.baseline.score
 
 
-def _drop_goodness(changes, max_drop: float, relative: bool) -> float:
+def _drop_goodness(changes, max_drop: float) -> float:
     return _goodness(
-        (side(ci, -(max_drop * p.baseline.score if relative else max_drop)), "pass" if p.kind == "retrain" else "fail")
+        (side(ci, -tolerated_fall(p, max_drop)), "pass" if p.kind == "retrain" else "fail")
         for p, ci in changes
         if p.kind == "retrain" or p.candidate.model.p >= REGRESSION_P
     )
@@ -352,8 +351,8 @@ class Choice:
     formula: Formula
     floor: float
     fit_guard: float
+    #: A share of the baseline's score at the compared ranks.
     max_drop: float
-    relative: bool
     #: Half-width beyond which an interval cannot tell a typical clean model from the floor.
     max_half_width: float
     #: The lowest rank of the mixed checks that a baseline comparison reads.
@@ -367,7 +366,7 @@ class Choice:
     def to_dict(self) -> dict:
         return {
             "formula": self.formula.name, "min_score": self.floor, "min_fit": self.fit_guard,
-            "max_score_drop": self.max_drop, "relative_drop": self.relative, "max_half_width": self.max_half_width,
+            "max_score_drop": self.max_drop, "max_half_width": self.max_half_width,
             "drop_from_rank": self.drop_from,
         }
 
@@ -422,7 +421,7 @@ class Calibration:
         drop_from, max_drop = self.choose_regression(formula, ms)
         clean_scores = [r.score for r in rows if r.model.regime == "noise" and clean(r.model)]
         typical = float(np.median(clean_scores)) if clean_scores else math.nan  # no clean model: no typical one
-        return Choice(formula, floor, fit_guard, max_drop, True, typical - floor, drop_from)
+        return Choice(formula, floor, fit_guard, max_drop, typical - floor, drop_from)
 
     def choose_regression(self, formula: Formula, ms: Sequence[Measured]) -> tuple[float | None, float]:
         """The ranks a baseline comparison reads, and its limit (a share of the baseline's score).
@@ -439,14 +438,14 @@ class Calibration:
         best = None
         for low in lowest:
             changes = self.changes(from_rank(formula, low), pairs(self.rows(from_rank(formula, low), ms)))
-            limit, margin = _choose_drop(changes, True)
-            key = (_drop_goodness(changes, limit, True), margin, -(low or 0.0))
+            max_drop, margin = _choose_drop(changes)
+            key = (_drop_goodness(changes, max_drop), margin, -(low or 0.0))
             if best is None or key > best[0]:
-                best = (key, low, limit)
+                best = (key, low, max_drop)
         return best[1], best[2]
 
 
-def _choose_drop(changes, relative: bool) -> tuple[float, float]:
+def _choose_drop(changes) -> tuple[float, float]:
     """The middle of the limits that pass no retrain's certain fall and catch every p >= 0.2 regression.
 
     A comparison fails when its whole interval of change is below ``-limit``: the
@@ -455,7 +454,7 @@ def _choose_drop(changes, relative: bool) -> tuple[float, float]:
     (the room on either side over the limit); without room, the fewest errors.
     """
     def fall(p, ci):  # the certain fall: minus the upper bound of the change, relative to the baseline's score
-        return -ci[1] / (p.baseline.score if relative else 1.0)
+        return -ci[1] / p.baseline.score
 
     retrains = [fall(p, ci) for p, ci in changes if p.kind == "retrain"]
     regressions = [fall(p, ci) for p, ci in changes if p.kind != "retrain" and p.candidate.model.p >= REGRESSION_P]
@@ -464,7 +463,7 @@ def _choose_drop(changes, relative: bool) -> tuple[float, float]:
         middle = (low + high) / 2
         return float(middle), float((high - low) / 2 / middle) if middle > 0 else 0.0
     grid = np.round(np.arange(0.0025, 0.6, 0.0025), 4)
-    goodness = np.array([_drop_goodness(changes, d, relative) for d in grid])
+    goodness = np.array([_drop_goodness(changes, d) for d in grid])
     return _plateau_middle(grid, goodness), 0.0
 
 
@@ -486,9 +485,8 @@ def judge_regressions(changes, choice: Choice) -> dict[str, dict[str, int]]:
     """Verdict counts per comparison kind ("retrain", "p=0.2", ...)."""
     out: dict[str, dict[str, int]] = {}
     for p, ci in changes:
-        limit = choice.max_drop * p.baseline.score if choice.relative else choice.max_drop
         counts = out.setdefault(p.kind, {"pass": 0, "inconclusive": 0, "fail": 0})
-        counts[side(ci, -limit)] += 1
+        counts[side(ci, -tolerated_fall(p, choice.max_drop))] += 1
     return out
 
 
@@ -563,8 +561,7 @@ def sensitivity(cal: Calibration, choice: Choice, sizes: Sequence[int] = (10, 20
                 continue
             b, c = p.baseline.values[:, :n], p.candidate.values[:, :n]
             _, (lo, hi) = stats.difference_ci(c, b, pairing=p.pairing, candidate_ci=(0, 0), baseline_ci=(0, 0))
-            limit = choice.max_drop * p.baseline.score if choice.relative else choice.max_drop
-            drops.append(((hi - lo) / 2, limit + (hi - lo) / 2))
+            drops.append(((hi - lo) / 2, tolerated_fall(p, choice.max_drop) + (hi - lo) / 2))
         out.append({
             "samples_per_class": n,
             "score_half_width": float(np.median(halves)),
