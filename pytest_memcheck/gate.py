@@ -198,9 +198,9 @@ def _side(ci: tuple[float, float], limit: float) -> Status:
 _NARROW = "; more samples_per_class or repeats narrow the interval"
 #: A change's interval narrows only if both sides do: a different samples_per_class is not compared at all, and
 #: repeats on the candidate alone lose the pairing.
-_NARROW_CHANGE = (
-    "; to narrow it, record the baseline again from the accepted model with more samples_per_class or repeats, "
-    "and check with the same settings"
+_NARROW_CHANGE = (  # clauses short enough for an 80-column log (outcome._fold breaks between them)
+    "; to narrow it, raise samples_per_class or repeats; record the baseline again from the accepted model with "
+    "them; check candidates with the same settings"
 )
 
 
@@ -278,7 +278,7 @@ def _regression(
     allowed = f"{key} {max_drop:.3f}" + (f" of the baseline's score = {limit:.3f}" if score else "")
     reason = (
         f"{what} {now:.3f} vs the baseline's {then:.3f}; change {delta:+.3f} ({_level(result)} {ci[0]:+.3f} to "
-        f"{ci[1]:+.3f}, {how}) is {where} {allowed}; it detects a fall of {limit + half:.3f} or more"
+        f"{ci[1]:+.3f}, {how}); that is {where} {allowed}; it detects a fall of {limit + half:.3f} or more"
     )
     narrow = _NARROW_CHANGE if status == INCONCLUSIVE else ""
     return _Check(status, reason + narrow, delta + limit, then - limit, half, limit + half)

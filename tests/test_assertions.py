@@ -178,7 +178,7 @@ def test_cnn_baseline_lifecycle(clean_cnn, memorizing_cnn, tmp_path):
     with pytest.raises(AssertionError) as exc:
         mc.assert_no_regression(noisy, noisy_split.train, path, max_drop=0.1, **FAST)
     message = str(exc.value)
-    assert "looks memorizing (fail)" in message and "is beyond max_drop 0.100" in message
+    assert "looks memorizing (fail)" in message and "that is beyond max_drop 0.100" in message
     assert f"baseline [compared]: {path} (score {accepted.score:.3f}, AuC {accepted.auc:.3f})" in message
     assert "update=True" in message
     assert path.read_bytes() == recorded  # a failing candidate never touches the baseline

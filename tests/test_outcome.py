@@ -372,6 +372,24 @@ def test_explain_fits_an_80_column_log_without_breaking_a_clause(model, store):
     assert str(store.path("m")) in text  # a path is never broken
 
 
+@pytest.mark.parametrize("fall, status", [(0.3, FAIL), (0.047, INCONCLUSIVE)])
+def test_a_score_regression_reads_in_80_columns(model, store, fall, status):
+    """The default gate's comparison: every clause of its reason, the interval's advice included, fits a CI log."""
+    spread = [[0.8, 1.0, 0.9, 0.9], [0.85, 0.95, 0.9, 0.9]]
+    candidate = [[v - fall + d for v, d in zip(row, (0.03, -0.03, 0.02, -0.02))] for row in spread]
+
+    def scored(values: list[list[float]]) -> CheckResult:
+        mean = sum(map(sum, values)) / 8
+        r = result(classes=list(range(10)))
+        return dataclasses.replace(r, score=mean, score_ci=(mean - 0.02, mean + 0.02), score_samples=values, regression_samples=values)
+
+    store.save("m", scored(spread), fingerprint(model))
+    outcome = evaluate("m", model, scored(candidate), Thresholds(), store)
+    text = outcome.explain()
+    assert outcome.status == status and "that is " in text, text
+    assert all(len(line) <= 80 for line in text.splitlines() if str(store.path("m")) not in line), text
+
+
 def test_the_headline_names_the_status_once(model):
     assert evaluate("m", model, result(0.7), Thresholds(min_auc=0.5), None).explain().startswith("memcheck: 'm' passed\n")
     assert evaluate("m", model, result(0.2), Thresholds(min_auc=0.5), None).explain().startswith(
