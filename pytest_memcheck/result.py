@@ -359,6 +359,7 @@ def parse(d: Any, where: str = "") -> CheckResult:
         elif f.default is MISSING and f.default_factory is MISSING:
             raise BaselineError(f"field {prefix + f.name!r} is missing")
     _consistent_score(values, prefix)
+    _consistent_regression(values, prefix)
     return CheckResult(**values)
 
 
@@ -377,6 +378,21 @@ def _consistent_score(values: dict[str, Any], prefix: str) -> None:
         raise BaselineError(
             f"field {prefix + 'score'!r} is {score:.6g} but its samples ({prefix + 'score_samples'}) average "
             f"{mean:.6g}: it was edited or damaged"
+        )
+
+
+def _consistent_regression(values: dict[str, Any], prefix: str) -> None:
+    """The compared values are the score at its ranks above the class count, the top of its grid: their mean is
+    the score curve's mean over those ranks. Values edited by hand (which would loosen a comparison) no longer are."""
+    mean, curve = _kept_mean(values.get("regression_samples") or []), values.get("score_curve") or {}
+    if mean is None or not curve:
+        return
+    accuracies = [curve[k] for k in sorted(curve)]
+    tops = [math.fsum(accuracies[i:]) / (len(accuracies) - i) for i in range(len(accuracies))]
+    if all(abs(mean - top) > 1e-5 for top in tops):  # rounded to 6 decimals (engine.py), as the score's samples
+        raise BaselineError(
+            f"field {prefix + 'regression_samples'!r} average {mean:.6g}, which is not the score's accuracy over "
+            f"its highest ranks ({prefix}score_curve): it was edited or damaged"
         )
 
 

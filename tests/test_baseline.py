@@ -414,9 +414,11 @@ def _edited(tmp_path, edit) -> tuple[BaselineStore, Path]:
         (lambda d: d.update(name=7), "name"),
         (lambda d: d.update(modules={"0": "Linear:"}), "modules"),
         (lambda d: d["result"].update(score_samples=[[0.5] * 4] * 2, score=0.99), "result.score"),
+        (lambda d: d["result"].update(score_curve={"6": 0.4, "12": 0.8, "16": 0.9}, regression_samples=[[0.5] * 4] * 2),
+         "result.regression_samples"),
     ],
     ids=["auc-negative", "auc-text", "interval-reversed", "settings-list", "samples-ragged", "fingerprint-list",
-         "name-number", "modules-forged", "score-not-its-samples"],
+         "name-number", "modules-forged", "score-not-its-samples", "compared-values-not-the-score-curve"],
 )
 def test_hand_edited_field_is_an_error_naming_file_and_field(tmp_path, edit, field):
     store, path = _edited(tmp_path, edit)
