@@ -7,6 +7,7 @@ import math
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Callable
 
+from . import mixing
 from .errors import BaselineError
 from .escape import log_line
 
@@ -382,17 +383,18 @@ def _consistent_score(values: dict[str, Any], prefix: str) -> None:
 
 
 def _consistent_regression(values: dict[str, Any], prefix: str) -> None:
-    """The compared values are the score at its ranks above the class count, the top of its grid: their mean is
-    the score curve's mean over those ranks. Values edited by hand (which would loosen a comparison) no longer are."""
+    """The compared values are the score at the ranks above the class count: their mean is the score curve's mean
+    over those ranks. Values edited by hand (lowered, they would loosen every comparison) no longer are."""
     mean, curve = _kept_mean(values.get("regression_samples") or []), values.get("score_curve") or {}
-    if mean is None or not curve:
+    classes = len((values.get("settings") or {}).get("classes") or values.get("per_class") or {})
+    above = [v for k, v in curve.items() if classes and k > mixing.classes_per_batch(classes)]
+    if mean is None or not above:
         return
-    accuracies = [curve[k] for k in sorted(curve)]
-    tops = [math.fsum(accuracies[i:]) / (len(accuracies) - i) for i in range(len(accuracies))]
-    if all(abs(mean - top) > 1e-5 for top in tops):  # rounded to 6 decimals (engine.py), as the score's samples
+    expected = math.fsum(above) / len(above)
+    if abs(mean - expected) > 1e-5:  # rounded to 6 decimals (engine.py), as the score's samples
         raise BaselineError(
-            f"field {prefix + 'regression_samples'!r} average {mean:.6g}, which is not the score's accuracy over "
-            f"its highest ranks ({prefix}score_curve): it was edited or damaged"
+            f"field {prefix + 'regression_samples'!r} averages {mean:.6g}, but the score at the ranks above the class "
+            f"count ({prefix}score_curve) is {expected:.6g}: it was edited or damaged"
         )
 
 

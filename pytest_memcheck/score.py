@@ -33,12 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-#: Mixed batches hold at most this many classes...
-CLASSES_PER_BATCH = 10
-#: ... and this many samples of each.
-PER_CLASS = 5
-#: Ranks as multiples of the classes in a batch: 6, 8, 12, 16, 24, 32 for ten classes.
-RANK_FRACTIONS = (0.6, 0.8, 1.2, 1.6, 2.4, 3.2)
+from . import mixing
+from .mixing import CLASSES_PER_BATCH, PER_CLASS
+
 #: The compression the score applies to mixed batches (the calibrated choice: PCA needs no
 #: non-negativity, so the score is the same quantity on ReLU, GELU or SiLU networks).
 METHOD = "pca"
@@ -70,19 +67,12 @@ class Mixed:
     single_shape: tuple[int, int]  # (classes, samples) of the single-class draw
 
     def ranks(self) -> tuple[float, ...]:
-        """The k grid for these batches: :data:`RANK_FRACTIONS` of the classes per batch, whole and distinct."""
-        return tuple(float(k) for k in sorted({max(1, round(f * self.classes_per_batch)) for f in RANK_FRACTIONS}))
+        """The k grid for these batches (:func:`mixing.ranks`)."""
+        return mixing.ranks(self.classes_per_batch)
 
     def regression_ranks(self) -> tuple[float, ...]:
-        """The ranks a baseline comparison reads: those above the classes in a batch (12-32 for ten classes).
-
-        Below that many directions, which classes a compressed batch keeps depends on how
-        the network laid out its class means, which changes from one training seed to
-        the next: in one family of the validation zoo a clean retrain moved the score there
-        as much as 20% random labels did. Above it, retrains agree and label noise still shows
-        (docs/validation.md, chosen with one family held out).
-        """
-        return tuple(k for k in self.ranks() if k > self.classes_per_batch)
+        """The ranks a baseline comparison reads: those above the classes in a batch (:func:`mixing.regression_ranks`)."""
+        return mixing.regression_ranks(self.classes_per_batch)
 
     def to_single(self, outcome: np.ndarray) -> np.ndarray:
         """A sweep's outcome on the mixed batches, ``(K, batches, batch size)``, as ``(K, classes, n)``."""

@@ -414,11 +414,9 @@ def _edited(tmp_path, edit) -> tuple[BaselineStore, Path]:
         (lambda d: d.update(name=7), "name"),
         (lambda d: d.update(modules={"0": "Linear:"}), "modules"),
         (lambda d: d["result"].update(score_samples=[[0.5] * 4] * 2, score=0.99), "result.score"),
-        (lambda d: d["result"].update(score_curve={"6": 0.4, "12": 0.8, "16": 0.9}, regression_samples=[[0.5] * 4] * 2),
-         "result.regression_samples"),
     ],
     ids=["auc-negative", "auc-text", "interval-reversed", "settings-list", "samples-ragged", "fingerprint-list",
-         "name-number", "modules-forged", "score-not-its-samples", "compared-values-not-the-score-curve"],
+         "name-number", "modules-forged", "score-not-its-samples"],
 )
 def test_hand_edited_field_is_an_error_naming_file_and_field(tmp_path, edit, field):
     store, path = _edited(tmp_path, edit)
@@ -426,6 +424,29 @@ def test_hand_edited_field_is_an_error_naming_file_and_field(tmp_path, edit, fie
         store.load("model")
     assert f"field '{field}" in str(exc.value)
     _assert_names_file_and_fix(exc, path)
+
+
+def _scored(d: dict) -> None:
+    """A ten-class result with a score whose compared values (ranks 12-32) are consistent with its curve."""
+    curve = {"6": 0.5, "8": 0.7, "12": 0.9, "16": 1.0, "24": 1.0, "32": 1.0}
+    d["result"]["settings"]["classes"] = list(range(10))
+    d["result"].update(score=0.85, score_ci=[0.8, 0.9], score_curve=curve, score_samples=[[0.85] * 4] * 2,
+                       regression_samples=[[0.975] * 4] * 2)
+
+
+def test_compared_values_must_be_the_score_at_the_ranks_above_the_class_count(tmp_path):
+    store, _ = _edited(tmp_path / "kept", _scored)
+    assert store.load("model").result.regression_score == pytest.approx(0.975)
+    # the natural "repair" of a baseline without them, copying the score's own values (every rank, 6 and 8
+    # included), would loosen every comparison: it is an edited baseline
+    copied = _edited(tmp_path / "copied", lambda d: [_scored(d), d["result"].update(regression_samples=d["result"]["score_samples"])])
+    lowered = _edited(tmp_path / "lowered", lambda d: [_scored(d), d["result"].update(regression_samples=[[0.95] * 4] * 2)])
+    for (store, path), mean in ((copied, "0.85"), (lowered, "0.95")):
+        with pytest.raises(BaselineError) as exc:
+            store.load("model")
+        assert f"field 'result.regression_samples' averages {mean}, but the score at the ranks above the class count" in str(exc.value)
+        assert "is 0.975: it was edited or damaged" in str(exc.value)
+        _assert_names_file_and_fix(exc, path)
 
 
 @pytest.mark.parametrize(

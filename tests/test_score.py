@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import pytest_memcheck as mc
-from pytest_memcheck import calibrated, score
+from pytest_memcheck import calibrated, mixing, score
 from pytest_memcheck.batches import draw
 
 
@@ -46,6 +46,12 @@ def test_a_baseline_comparison_reads_the_ranks_above_the_classes_in_a_batch():
     assert score.mix((10, 50)).regression_ranks() == (12.0, 16.0, 24.0, 32.0)
     assert score.mix((20, 10)).regression_ranks() == (12.0, 16.0, 24.0, 32.0)
     assert score.mix((4, 10)).regression_ranks() == (5.0, 6.0, 10.0, 13.0)
+
+
+def test_the_arithmetic_a_baseline_is_checked_with_is_the_batches_the_score_builds():
+    """result.py checks a baseline's compared ranks with mixing.py alone (no torch): it must agree with mix()."""
+    for classes in range(1, 46):
+        assert score.mix((classes, 5)).classes_per_batch == mixing.classes_per_batch(classes), classes
 
 
 def test_check_keeps_the_values_at_the_compared_ranks(memorizing_cnn):
