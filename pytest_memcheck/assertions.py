@@ -117,7 +117,7 @@ def assert_no_regression(
             thresholds=thresholds,
             store=store,
             update=update,
-            update_hint=f"assert_no_regression(..., {str(path)!r}, update=True) once, then without update",
+            update_hint=f"assert_no_regression(..., {str(path)!r}, update=True) once; then call it without update",
             **check_kwargs,
         )
     return require(outcome, allow_inconclusive)

@@ -200,7 +200,7 @@ _NARROW = "; more samples_per_class or repeats narrow the interval"
 #: repeats on the candidate alone lose the pairing.
 _NARROW_CHANGE = (  # clauses short enough for an 80-column log (outcome._fold breaks between them)
     "; to narrow it, raise samples_per_class or repeats; record the baseline again from the accepted model with "
-    "them; check candidates with the same settings"
+    "the raised settings; check candidates with the same settings"
 )
 
 

@@ -225,7 +225,7 @@ class Outcome:
             and self.recordable
             and self.update_hint
         ):
-            lines.append(f"  if this model is the one to accept, record it as the baseline; run {self.update_hint}")
+            lines += ["  if this model is the one to accept, record it as the baseline with", f"    {self.update_hint}"]
         return log_text("\n".join(_fold(line) for line in lines))
 
 

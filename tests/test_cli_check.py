@@ -109,7 +109,7 @@ def test_record_compare_and_refuse_lifecycle(shell, capsys, project):
     status, out, _ = shell("check", "memorizing.pt", "mydata:memorizing", *record, "--max-score-drop", "0.1",
                            capsys=capsys)
     assert status == cli.FAILED
-    assert "record it as the baseline; run this memcheck check command with --update" in " ".join(out.split())
+    assert "record it as the baseline with this memcheck check command with --update" in " ".join(out.split())
 
 
 @pytest.mark.parametrize(

@@ -162,7 +162,7 @@ def test_drop_whose_interval_straddles_the_limit_is_inconclusive():
     # more samples on the candidate alone would not be compared: both sides have to be measured again
     assert verdict.reasons[0].endswith(
         "to narrow it, raise samples_per_class or repeats; record the baseline again from the accepted model with "
-        "them; check candidates with the same settings"
+        "the raised settings; check candidates with the same settings"
     )
     floor = decide(result(0.6, (0.55, 0.65)), Thresholds(min_auc=0.6))
     assert floor.reasons[0].endswith("; more samples_per_class or repeats narrow the interval")
