@@ -218,14 +218,17 @@ def test_a_family_on_another_scale_shows_up_held_out():
     assert fold["floor"]["clean_failed"] == 3
 
 
-def test_the_ranking_ceiling_counts_the_randomized_labels_a_model_fits():
+def test_the_reference_ranking_counts_the_randomized_labels_a_model_fits():
     assert _fake("a", 0.4, 0, 0.5, fit=0.5).memorized_share == pytest.approx(0.5)  # every label randomized, half fit
     assert _fake("a", 0.0, 0, 0.9).memorized_share == 0.0
-    ho = calibrate.held_out(calibrate.Calibration(_fake_zoo()))
-    counted = [m.memorized_share for m in _fake_zoo()]
-    errors = [m.test_error for m in _fake_zoo()]
-    assert ho["memorized_share_spearman"]["noise"] == pytest.approx(analysis.spearman(counted, errors))
-    assert ho["memorized_share_spearman"]["noise"] > 0.5
+    noise = _fake_zoo()
+    # checkpoints before the fit: no label memorized yet, and the most test errors
+    early = [Measured({**m.record, "regime": "checkpoint", "epoch_tag": "e1", "test_error": 0.9}) for m in noise if m.p == 0]
+    ho = calibrate.held_out(calibrate.Calibration(noise + early))
+    for group, key in ((noise, "noise"), (noise + early, "all")):
+        counted, errors = [m.memorized_share for m in group], [m.test_error for m in group]
+        assert ho["memorized_share_spearman"][key] == pytest.approx(analysis.spearman(counted, errors))
+    assert ho["memorized_share_spearman"]["noise"] > 0.5 > ho["memorized_share_spearman"]["all"]
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # a fold without clean models is a NaN, not numpy's warning

@@ -517,7 +517,7 @@ def held_out(cal: Calibration) -> dict:
     def rho(group: list[Measured]) -> float:
         return spearman([scores[m.key] for m in group], [m.test_error for m in group])
 
-    def counted(group: list[Measured]) -> float:  # the ceiling: how the memorized labels themselves rank
+    def counted(group: list[Measured]) -> float:  # the reference: how the memorized labels themselves rank
         return spearman([m.memorized_share for m in group], [m.test_error for m in group])
 
     return {

@@ -89,7 +89,7 @@ class Measured:
     def memorized_share(self) -> float:
         """Share of the checked samples that carry a randomized label and are fit: memorization, counted.
 
-        Only the study knows which labels it randomized; this is the ranking a perfect detector would give.
+        Only the study knows which labels it randomized: a reference for how well the score ranks models.
         """
         return float((self.base(next(iter(self.record["checks"]))) * self.noisy).mean())
 

@@ -147,7 +147,7 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def ceiling_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """The score's ranking beside a perfect detector's: the memorized labels, counted (only the study knows them)."""
+    """The score's ranking beside the memorized labels' own, counted (only the study knows them)."""
     ho = summary["held_out"]
     return [
         {"models": label, "score (held out)": ho["spearman"][key], "memorized share": ho["memorized_share_spearman"][key]}
@@ -173,8 +173,8 @@ def markdown(summary: dict[str, Any]) -> str:
         "### Acceptance figures, each family judged by rules chosen without it",
         table(targets(summary), ["target", "needed", "held out", "met"]),
         "### Spearman with test error: the score beside the memorized labels counted",
-        "The memorized share is the share of the checked samples that carry a randomized label and that the model fits."
-        " A perfect detector of memorization would rank the models by it; only the study knows it.",
+        "The memorized share is the share of the checked samples that carry a randomized label and that the model fits:"
+        " memorization counted, which only the study knows.",
         table(ceiling_rows(summary), ["models", "score (held out)", "memorized share"]),
         "### The default gate by regime (held out; no baseline)",
         table(regime_rows(summary), ["models", "n", "test error", "fit", "score", *VERDICTS]),
