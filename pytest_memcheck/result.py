@@ -387,7 +387,8 @@ def _consistent_regression(values: dict[str, Any], prefix: str) -> None:
     over those ranks. Values edited by hand (lowered, they would loosen every comparison) no longer are."""
     mean, curve = _kept_mean(values.get("regression_samples") or []), values.get("score_curve") or {}
     classes = len((values.get("settings") or {}).get("classes") or values.get("per_class") or {})
-    above = [v for k, v in curve.items() if classes and k > mixing.classes_per_batch(classes)]
+    compared = mixing.regression_ranks(mixing.classes_per_batch(classes)) if classes else ()
+    above = [v for k, v in curve.items() if k in compared]
     if mean is None or not above:
         return
     expected = math.fsum(above) / len(above)

@@ -91,12 +91,17 @@ class Measured:
 
         Only the study knows which labels it randomized: a reference for how well the score ranks models.
         """
-        return float((self.base(next(iter(self.record["checks"]))) * self.noisy).mean())
+        return float((self._fits * self.noisy).mean())
 
     @property
     def fit(self) -> float:
         """Fraction of the checked training samples the model fits."""
-        return float(self.base(next(iter(self.record["checks"]))).mean())
+        return float(self._fits.mean())
+
+    @cached_property
+    def _fits(self) -> np.ndarray:
+        """Per-sample uncompressed correctness, read from the first check (every check ran on the same samples)."""
+        return self.base(next(iter(self.record["checks"])))
 
 
 def decode(records: list[Record]) -> list[Measured]:

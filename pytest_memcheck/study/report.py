@@ -146,7 +146,7 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def ceiling_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def reference_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """The score's ranking beside the memorized labels' own, counted (only the study knows them)."""
     ho = summary["held_out"]
     return [
@@ -175,7 +175,7 @@ def markdown(summary: dict[str, Any]) -> str:
         "### Spearman with test error: the score beside the memorized labels counted",
         "The memorized share is the share of the checked samples that carry a randomized label and that the model fits:"
         " memorization counted, which only the study knows.",
-        table(ceiling_rows(summary), ["models", "score (held out)", "memorized share"]),
+        table(reference_rows(summary), ["models", "score (held out)", "memorized share"]),
         "### The default gate by regime (held out; no baseline)",
         table(regime_rows(summary), ["models", "n", "test error", "fit", "score", *VERDICTS]),
         "### The default regression gate (held out; baseline: the clean model of the same seed)",
